@@ -1,0 +1,1 @@
+"""Benchmarks: runnable measurements whose results are recorded in docs/benchmarks.md."""

@@ -1,0 +1,3 @@
+from rekindle.cli import main
+
+main()

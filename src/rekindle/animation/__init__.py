@@ -1,0 +1,1 @@
+"""Animation of a photo: the preview, the paid HD result, and the worker side of both."""

@@ -1,0 +1,84 @@
+"""FastAPI dependencies: the runtime, a request-scoped transaction, and the signed-in user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rekindle.db import session_scope
+from rekindle.errors import Unauthorized
+from rekindle.logcontext import bind
+from rekindle.models import User
+from rekindle.runtime import Runtime
+from rekindle.users import ensure_user
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+# Ending a transaction runs on threads of its own. If it shared the endpoints' thread pool, then on
+# SQLite (one writer at a time) every pool thread could be waiting for the write lock while the
+# request that holds it waits for a thread to commit: a deadlock until the busy timeout.
+_TRANSACTION_END = anyio.CapacityLimiter(8)
+
+
+async def db_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
+    """One transaction per request: committed when the endpoint returns, rolled back on error.
+
+    Scoped to the endpoint function so the commit happens before the response is sent."""
+    session = runtime.sessions()
+    try:
+        yield session
+        await anyio.to_thread.run_sync(session.commit, limiter=_TRANSACTION_END)
+    except BaseException:
+        await anyio.to_thread.run_sync(session.rollback, limiter=_TRANSACTION_END)
+        raise
+    finally:
+        await anyio.to_thread.run_sync(session.close, limiter=_TRANSACTION_END)
+
+
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+
+_bearer = HTTPBearer(
+    auto_error=False, description="A JWT from the identity provider or local issuer"
+)
+
+
+def current_user(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The user a valid bearer token speaks for, created on first sight. Raises Unauthorized.
+
+    Uses a short transaction of its own (the returned row is detached, its columns loaded): the
+    request's transaction must not begin before the endpoint runs, or on SQLite it would hold the
+    write lock while waiting for a thread to run the endpoint in."""
+    if credentials is None:
+        raise Unauthorized("A bearer token is required (Authorization: Bearer <token>).")
+    identity = runtime.verifier.verify(credentials.credentials)
+    bind(user_id=identity.subject)  # on every log line of this request (rekindle.logcontext)
+    with session_scope(runtime.sessions) as session:
+        ensure_user(session, identity.subject, identity.email, runtime.settings)
+        return session.scalars(select(User).where(User.id == identity.subject)).one()
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def base_url(request: Request) -> str:
+    """This API's origin as the client reached it (for the local store's signed URLs)."""
+    return str(request.base_url)
+
+
+BaseUrl = Annotated[str, Depends(base_url)]

@@ -1,0 +1,111 @@
+"""Verify bearer JWTs (RFC 7519) with PyJWT.
+
+Three modes, chosen by settings:
+- JWKS (`AUTH_JWKS_URL`, or derived from `AUTH0_DOMAIN`): RS256/ES256 keys fetched from the provider's
+  JSON Web Key Set (RFC 7517) and cached; the token's `kid` picks the key.
+- Shared secret (`AUTH_HS256_SECRET`, Supabase's JWT secret): HS256.
+- Local issuer (neither set): HS256 with a secret kept in the data folder; `rekindle token create`.
+
+Issuer and audience are checked when configured (always in local mode), expiry always. `alg: none`
+and any algorithm outside the mode's list are rejected by PyJWT's `algorithms` argument.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import jwt
+
+from rekindle.config import Settings
+from rekindle.errors import Unauthorized
+from rekindle.secrets import local_secret
+
+LOCAL_ISSUER = "rekindle-local"
+LOCAL_AUDIENCE = "rekindle"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a verified token speaks for: `subject` (the `sub` claim) and an optional email."""
+
+    subject: str
+    email: str | None
+
+
+class TokenVerifier:
+    """Verifies tokens for one configuration. Thread-safe; build one per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        domain = settings.auth0_domain
+        self.jwks_url = settings.auth_jwks_url or (
+            f"https://{domain}/.well-known/jwks.json" if domain else None
+        )
+        self.issuer = settings.auth_issuer or (f"https://{domain}/" if domain else None)
+        self.audience = settings.auth_audience or settings.auth0_audience
+        self.mode = "jwks" if self.jwks_url else "hs256" if settings.auth_hs256_secret else "local"
+        if self.mode == "local":
+            self.issuer, self.audience = LOCAL_ISSUER, LOCAL_AUDIENCE
+
+    @cached_property
+    def _jwks(self) -> jwt.PyJWKClient:
+        assert self.jwks_url
+        return jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=600, timeout=10)
+
+    @cached_property
+    def _local_secret(self) -> bytes:
+        return local_secret(self.settings.data_dir, "token-signing")
+
+    def _key_and_algorithms(self, token: str) -> tuple[Any, list[str]]:
+        if self.mode == "jwks":
+            try:
+                return self._jwks.get_signing_key_from_jwt(token).key, ["RS256", "ES256"]
+            except jwt.PyJWKClientConnectionError as exc:
+                raise Unauthorized("The identity provider's keys could not be fetched.") from exc
+            except jwt.PyJWKClientError as exc:
+                raise Unauthorized("The token's signing key is unknown.") from exc
+        if self.mode == "hs256":
+            return self.settings.auth_hs256_secret, ["HS256"]
+        return self._local_secret, ["HS256"]
+
+    def verify(self, token: str) -> Identity:
+        """The identity of a valid token. Raises Unauthorized (code `invalid_token`) otherwise."""
+        try:
+            key, algorithms = self._key_and_algorithms(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
+                leeway=30,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The token has expired.", code="token_expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized(f"The token is not valid: {exc}.", code="invalid_token") from exc
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > 255:
+            raise Unauthorized("The token has no usable subject.", code="invalid_token")
+        email = claims.get("email")
+        return Identity(subject=subject, email=email if isinstance(email, str) else None)
+
+    def issue_local(self, subject: str, email: str | None, ttl_seconds: int) -> str:
+        """A local-issuer token for `subject`, valid `ttl_seconds`. Only in local mode."""
+        if self.mode != "local":
+            raise RuntimeError("tokens are issued by the identity provider, not by Rekindle")
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "sub": subject,
+            "iss": LOCAL_ISSUER,
+            "aud": LOCAL_AUDIENCE,
+            "iat": now,
+            "exp": now + ttl_seconds,
+        }
+        if email:
+            claims["email"] = email
+        return jwt.encode(claims, self._local_secret, algorithm="HS256")

@@ -1,0 +1,1 @@
+"""Credits: the append-only ledger, account endpoints (`/me`) and Stripe payments (`/billing`)."""

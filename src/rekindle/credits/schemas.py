@@ -1,0 +1,103 @@
+"""Bodies of the account (`/me`) and billing (`/billing`) endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from rekindle.photos.schemas import PhotoOut
+
+
+class LedgerEntryOut(BaseModel):
+    id: uuid.UUID
+    delta: int = Field(description="Credits added (positive) or taken (negative)")
+    balance_after: int = Field(description="Balance right after this entry, credits")
+    kind: str = Field(description="grant, charge, refund, purchase or adjustment")
+    reference: str = Field(
+        description="Unique key of the operation (`charge:{attempt_id}`, `refund:{attempt_id}`, "
+        "`stripe:{checkout_session_id}`, `signup:{user_id}`, ...)"
+    )
+    reason: str
+    created_at: datetime
+
+
+class Prices(BaseModel):
+    restore: int = Field(description="Credits per restoration")
+    animation: int = Field(description="Credits per animation")
+    hd: int = Field(description="Credits per HD animation result")
+
+
+class MeOut(BaseModel):
+    id: str
+    email: str | None
+    credit_balance: int = Field(description="Credits available")
+    created_at: datetime
+    prices: Prices
+    recent_ledger: list[LedgerEntryOut] = Field(description="The newest ledger entries (up to 10)")
+
+
+class LedgerPage(BaseModel):
+    credit_balance: int
+    items: list[LedgerEntryOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class ProfileOut(BaseModel):
+    id: str
+    email: str | None
+    credit_balance: int
+    created_at: datetime
+
+
+class PaymentOut(BaseModel):
+    provider: str
+    event_id: str
+    event_type: str
+    session_id: str | None
+    pack: str | None
+    credits: int
+    amount_total: int | None = Field(description="Amount paid, in the currency's minor unit")
+    currency: str | None
+    outcome: str
+    created_at: datetime
+
+
+class AccountExport(BaseModel):
+    """Everything the service keeps about an account (`GET /me/export`)."""
+
+    exported_at: datetime
+    profile: ProfileOut
+    photos: list[PhotoOut] = Field(description="Every photo with its attempts and signed URLs")
+    ledger: list[LedgerEntryOut] = Field(description="The whole credit ledger, oldest first")
+    payments: list[PaymentOut]
+
+
+class CheckoutRequest(BaseModel):
+    pack: str = Field(description="A credit pack from `GET /billing/packs`", max_length=64)
+
+
+class CheckoutOut(BaseModel):
+    session_id: str = Field(description="The Stripe Checkout Session (`cs_...`)")
+    url: str = Field(description="Send the buyer here to pay")
+    pack: str
+    credits: int
+
+
+class PackOut(BaseModel):
+    id: str
+    name: str
+    credits: int
+
+
+class PacksOut(BaseModel):
+    enabled: bool = Field(description="Whether checkout is configured on this server")
+    packs: list[PackOut]
+
+
+class WebhookOut(BaseModel):
+    received: bool = True
+    outcome: str = Field(description="granted, duplicate or ignored")

@@ -1,0 +1,133 @@
+"""The restoration and animation engine interfaces.
+
+Engines are pure: bytes and parameters in, result bytes and metadata out. They touch no database and
+no object store; the worker does that around them. A failure is raised as `EngineError` with a stable
+code; the worker records it on the attempt and shows the user its message (seed 001's table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """What a restoration engine is asked to do.
+
+    image: the preprocessed photo, JPEG bytes, RGB (or gray stored as RGB), longest side bounded.
+    image_url: where a remote provider can fetch the same bytes (a presigned S3 URL), or None.
+    denoise: denoise strength 0.0-1.0 (seed 003); 0 keeps grain, 1 removes as much noise as possible.
+    colorize: ask for colourisation of a monochrome photo.
+    prompt: the user's extra instruction, appended to the engine's default prompt (AI engines).
+    seed: random seed for stochastic engines; None lets the engine choose and report it.
+    """
+
+    image: bytes
+    image_url: str | None = None
+    denoise: float = 0.5
+    colorize: bool = False
+    prompt: str | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """A finished restoration or animation.
+
+    data: the result bytes (JPEG/PNG image, or MP4 video).
+    content_type: MIME type of `data`, e.g. "image/jpeg".
+    model: the model or pipeline that produced it, e.g. "Qwen/Qwen-Image-Edit" or "classic-1".
+    params: metadata stored in the attempt's params JSON (prompt, steps, seed, timings, ...).
+    """
+
+    data: bytes
+    content_type: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class EngineError(Exception):
+    """An engine failed. `code` is stable and machine-readable; `message` is for the user.
+
+    `detail` keeps the provider's own words (status, body) for operators; it is stored on the attempt
+    but never shown as the user message.
+    """
+
+    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
+        super().__init__(f"{code}: {message}" + (f" ({detail})" if detail else ""))
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+
+# Seed 001's error table: provider failure -> (code, user message).
+PROVIDER_AUTH = ("provider_auth_failed", "Service configuration error")
+PROVIDER_BUSY = ("provider_busy", "Service busy, please try again")
+PROVIDER_BAD_IMAGE = ("provider_rejected_image", "Image could not be processed")
+PROVIDER_TIMEOUT = ("provider_timeout", "Service timeout, please retry")
+PROVIDER_UNAVAILABLE = ("provider_unavailable", "Service unavailable")
+PROVIDER_NO_BALANCE = ("provider_insufficient_balance", "Service configuration error")
+PROVIDER_BAD_RESULT = ("provider_bad_result", "Image could not be processed")
+
+
+class RestorationEngine(Protocol):
+    """A restoration engine. Implementations are registered by `name` in `engines.registry`.
+
+    Each implementation also provides `from_settings(settings) -> engine` and
+    `is_configured(settings) -> bool` as classmethods (see `registry`). An engine that sets the
+    class attribute `wants_image_url = True` is given `RestoreRequest.image_url` (a presigned URL of
+    the preprocessed image) whenever the object store can make one.
+    """
+
+    name: ClassVar[str]
+
+    def restore(self, request: RestoreRequest) -> EngineResult:
+        """Restore `request.image`; return an image. Raises EngineError."""
+        ...
+
+
+@dataclass(frozen=True)
+class AnimateRequest:
+    """What an animation engine is asked to do.
+
+    image: the still to animate, JPEG or PNG bytes, RGB.
+    hd: render the paid HD result (1080p or the engine's best) instead of the 480p preview.
+    duration_seconds: length of the clip, seconds.
+    seed: random seed for stochastic engines.
+    """
+
+    image: bytes
+    hd: bool = False
+    duration_seconds: float = 5.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class AnimationResult:
+    """A finished animation.
+
+    video: H.264 MP4 bytes (yuv420p, faststart) that play in a browser.
+    thumbnail: JPEG bytes of a representative frame.
+    width, height: video size, pixels; fps: frames per second; duration_seconds: clip length.
+    model: the engine or workflow that produced it; params: metadata for the attempt's params JSON.
+    """
+
+    video: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+    fps: float
+    duration_seconds: float
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class AnimationEngine(Protocol):
+    """An animation engine: a still in, an H.264 MP4 and a JPEG thumbnail out."""
+
+    name: ClassVar[str]
+
+    def animate(self, request: AnimateRequest) -> AnimationResult:
+        """Animate `request.image`. Raises EngineError."""
+        ...

@@ -1,0 +1,285 @@
+"""HTTP plumbing shared by the remote engines (SiliconFlow, ComfyUI, RunPod).
+
+- `make_client`: one thread-safe `httpx.Client` per engine instance, its pool sized to the engine's
+  in-flight bound.
+- `error_for_status`, `error_for_transport`: the single place where an HTTP status, a timeout or a
+  network failure becomes an `EngineError` with one of the stable codes of `engines.base` (seed 001's
+  table, fail fast, no retries). Provider error bodies are not uniform: SiliconFlow documents a JSON
+  object for 400/429/503 (`{"code": 20012, "message": ..., "data": ...}`) and a bare JSON string for
+  401/404/504 (`"Invalid token"`); `parse_error_body` reads both, and plain text too.
+- `download`, `check_image`: fetch a result at once and make sure it really is an image.
+- `InFlight`: the per-engine `threading.BoundedSemaphore` around each call.
+
+Sources: https://docs.siliconflow.com/en/faqs/error-code (status meanings),
+https://docs.siliconflow.cn/cn/api-reference/images/images-generations (error bodies),
+https://www.python-httpx.org/advanced/clients/ (a Client is thread-safe and pools connections).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from rekindle.engines.base import (
+    PROVIDER_AUTH,
+    PROVIDER_BAD_IMAGE,
+    PROVIDER_BAD_RESULT,
+    PROVIDER_BUSY,
+    PROVIDER_NO_BALANCE,
+    PROVIDER_TIMEOUT,
+    PROVIDER_UNAVAILABLE,
+    EngineError,
+)
+
+DETAIL_LIMIT = 1000
+"""Characters of provider detail kept on an EngineError."""
+
+MAX_RESULT_BYTES = 200 * 1024 * 1024
+"""Largest result download accepted, bytes (an image or a video)."""
+
+_IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+# Words by which providers say "your balance is empty" or "we are overloaded" in an error body.
+_BALANCE_WORDS = ("balance", "insufficient", "quota", "credit")
+_OVERLOAD_WORDS = ("overload", "busy", "capacity", "too many")
+SILICONFLOW_NO_BALANCE_CODE = 30001
+"""SiliconFlow's body code for "Sorry, your account balance is insufficient" (sent with 403)."""
+SILICONFLOW_OVERLOADED_CODE = 50505
+"""SiliconFlow's documented 503 body code: "Model service overloaded. Please try again later."."""
+
+
+def engine_error(kind: tuple[str, str], detail: str | None = None) -> EngineError:
+    """An EngineError from one of base.py's (code, message) pairs, detail trimmed."""
+    code, message = kind
+    if detail is not None and len(detail) > DETAIL_LIMIT:
+        detail = detail[: DETAIL_LIMIT - 1] + "…"
+    return EngineError(code, message, detail)
+
+
+def make_client(
+    *,
+    timeout: float,
+    max_connections: int,
+    base_url: str = "",
+    headers: dict[str, str] | None = None,
+) -> httpx.Client:
+    """A pooled, thread-safe client; `timeout` (seconds) is the default per-request timeout.
+
+    Authentication headers are given per request, never here, so that result downloads from a
+    provider's CDN never carry our API key.
+    """
+    limits = httpx.Limits(
+        max_connections=max(1, max_connections), max_keepalive_connections=max(1, max_connections)
+    )
+    return httpx.Client(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout),
+        limits=limits,
+        headers=headers or {},
+        follow_redirects=True,
+    )
+
+
+def parse_error_body(response: httpx.Response) -> tuple[Any, str]:
+    """(provider code or None, provider message) from an error body of any documented shape.
+
+    Handles a JSON object (`{"code": ..., "message": ...}`, `{"error": {...}}`, `{"error": "..."}`,
+    `{"detail": ...}`), a bare JSON string (`"Invalid token"`), and plain text or HTML.
+    """
+    text = response.text.strip()
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        return None, text
+    if isinstance(body, str):
+        return None, body
+    if isinstance(body, dict):
+        code = body.get("code")
+        message = body.get("message")
+        error = body.get("error")
+        if isinstance(error, dict):
+            code = code if code is not None else error.get("code") or error.get("type")
+            message = message or error.get("message") or error.get("details")
+        elif isinstance(error, str) and not message:
+            message = error
+        if not message and body.get("detail") is not None:
+            message = body["detail"]
+        if not isinstance(message, str):
+            message = json.dumps(body, ensure_ascii=False) if message is None else str(message)
+        return code, message
+    return None, text
+
+
+def error_for_status(provider: str, response: httpx.Response) -> EngineError:
+    """Map a non-2xx provider answer to an EngineError (seed 001's table plus documented cases).
+
+    400/413/415/422 -> rejected image; 401 -> configuration; 402, or 403 saying "balance" (SiliconFlow
+    code 30001) -> insufficient balance; other 403 -> configuration; 404 -> unavailable (wrong URL,
+    model or endpoint id); 408/504/524 -> timeout; 429 -> busy; 503 saying "overloaded" (SiliconFlow
+    code 50505) -> busy; other 5xx -> unavailable.
+    """
+    status = response.status_code
+    code, message = parse_error_body(response)
+    detail = f"{provider} HTTP {status}" + (f" code={code}" if code is not None else "")
+    detail += f": {message}" if message else ""
+    lowered = (message or "").lower()
+    if status in (400, 413, 415, 422):
+        kind = PROVIDER_BAD_IMAGE
+    elif status == 401:
+        kind = PROVIDER_AUTH
+    elif status == 402 or (
+        status == 403
+        and (code == SILICONFLOW_NO_BALANCE_CODE or any(w in lowered for w in _BALANCE_WORDS))
+    ):
+        kind = PROVIDER_NO_BALANCE
+    elif status == 403:
+        kind = PROVIDER_AUTH
+    elif status in (408, 504, 524):
+        kind = PROVIDER_TIMEOUT
+    elif status == 429 or (
+        status == 503
+        and (code == SILICONFLOW_OVERLOADED_CODE or any(w in lowered for w in _OVERLOAD_WORDS))
+    ):
+        kind = PROVIDER_BUSY
+    else:
+        kind = PROVIDER_UNAVAILABLE
+    return engine_error(kind, detail)
+
+
+def error_for_transport(provider: str, exc: httpx.HTTPError) -> EngineError:
+    """Map an httpx failure without a response: timeouts -> timeout, the rest -> unavailable."""
+    if isinstance(exc, httpx.TimeoutException):
+        return engine_error(PROVIDER_TIMEOUT, f"{provider}: {type(exc).__name__}: {exc}")
+    return engine_error(PROVIDER_UNAVAILABLE, f"{provider}: {type(exc).__name__}: {exc}")
+
+
+def send(
+    client: httpx.Client,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    timeout: float | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request; any failure or non-2xx status raised as EngineError. `timeout` in seconds."""
+    if timeout is not None:
+        kwargs["timeout"] = httpx.Timeout(max(timeout, 0.001))
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise error_for_transport(provider, exc) from exc
+    if response.is_error:
+        raise error_for_status(provider, response)
+    return response
+
+
+def json_body(provider: str, response: httpx.Response) -> Any:
+    """The JSON of a 2xx answer; malformed JSON raises EngineError(provider_bad_result)."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise engine_error(
+            PROVIDER_BAD_RESULT, f"{provider}: malformed JSON: {response.text[:200]!r}"
+        ) from exc
+
+
+def download(
+    client: httpx.Client,
+    provider: str,
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int = MAX_RESULT_BYTES,
+    **kwargs: Any,
+) -> tuple[bytes, str]:
+    """GET `url` at once (result URLs expire); (body, Content-Type). Raises EngineError.
+
+    `timeout` in seconds for each network operation; bodies over `max_bytes` are refused. A 4xx
+    answer (expired or missing result) is provider_bad_result; 5xx, timeouts and network errors map
+    as in `error_for_status` / `error_for_transport`.
+    """
+    try:
+        with client.stream(
+            "GET", url, timeout=httpx.Timeout(max(timeout, 0.001)), **kwargs
+        ) as response:
+            if response.is_error:
+                response.read()
+                if response.is_client_error:  # expired or missing result: the result is lost
+                    raise engine_error(
+                        PROVIDER_BAD_RESULT,
+                        f"{provider}: result download HTTP {response.status_code}: "
+                        f"{response.text[:200]}",
+                    )
+                raise error_for_status(provider, response)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise engine_error(
+                        PROVIDER_BAD_RESULT, f"{provider}: result larger than {max_bytes} bytes"
+                    )
+                chunks.append(chunk)
+            return b"".join(chunks), response.headers.get("content-type", "")
+    except httpx.HTTPError as exc:
+        raise error_for_transport(provider, exc) from exc
+
+
+def check_image(provider: str, data: bytes) -> str:
+    """The MIME type of `data` if it is a complete JPEG, PNG or WebP image; else EngineError.
+
+    The bytes are decoded in full (not only sniffed), so a truncated file is caught here.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format or ""
+            img.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        head = data[:32]
+        raise engine_error(
+            PROVIDER_BAD_RESULT, f"{provider}: result is not an image ({exc}); starts {head!r}"
+        ) from exc
+    if fmt not in _IMAGE_TYPES:
+        raise engine_error(PROVIDER_BAD_RESULT, f"{provider}: unsupported result format {fmt}")
+    return _IMAGE_TYPES[fmt]
+
+
+def image_mime(data: bytes) -> str:
+    """MIME type of input image bytes by their magic number (JPEG assumed when unknown)."""
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
+
+
+class InFlight:
+    """A `threading.BoundedSemaphore` bounding one engine's concurrent calls.
+
+    `slot(wait)` waits at most `wait` seconds for a place; when none frees in time the call fails
+    with provider_busy rather than queueing past its own time limit.
+    """
+
+    def __init__(self, provider: str, limit: int) -> None:
+        self.provider = provider
+        self.limit = max(1, limit)
+        self._semaphore = threading.BoundedSemaphore(self.limit)
+
+    @contextmanager
+    def slot(self, wait: float) -> Iterator[None]:
+        if not self._semaphore.acquire(timeout=max(wait, 0.0)):
+            raise engine_error(
+                PROVIDER_BUSY, f"{self.provider}: all {self.limit} in-flight slots busy"
+            )
+        try:
+            yield
+        finally:
+            self._semaphore.release()

@@ -1,0 +1,83 @@
+"""Seed 001's preprocessing: any accepted image in, an upright sRGB JPEG an engine accepts out."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from rekindle.imaging.decode import normalized_format, open_image, render
+
+PREPROCESS_QUALITY = 95
+DEFAULT_MAX_SIDE = 3584
+"""Seed 001: SiliconFlow accepts at most 3584×3584 pixels."""
+
+# With a gap of 3 or more Pillow's two-step reduction is indistinguishable from a plain LANCZOS
+# resample (Pillow's documentation of `reducing_gap`); engines see the best image we can give.
+_REDUCING_GAP = 3.0
+
+
+@dataclass(frozen=True)
+class PreprocessResult:
+    """The image submitted to an engine, and seed 002's record of how it was made.
+
+    `image_bytes` is a JPEG (quality 95, RGB, sRGB, upright). Dimensions are (width, height) in
+    pixels: `original_dimensions` as decoded after EXIF orientation, `submitted_dimensions` of
+    `image_bytes`. `format_converted` is False only when the input was already a baseline RGB or
+    gray JPEG. `original_format` is Pillow's format name ("JPEG", "PNG", "HEIF", "WEBP", "TIFF").
+    """
+
+    image_bytes: bytes
+    resized: bool
+    original_dimensions: tuple[int, int]
+    submitted_dimensions: tuple[int, int]
+    format_converted: bool
+    original_format: str
+
+    def record(self) -> dict[str, object]:
+        """Seed 002's `params["preprocessed"]` JSON object (dimensions as [width, height] lists)."""
+        return {
+            "resized": self.resized,
+            "original_dimensions": list(self.original_dimensions),
+            "submitted_dimensions": list(self.submitted_dimensions),
+            "format_converted": self.format_converted,
+            "original_format": self.original_format,
+        }
+
+
+def preprocess(data: bytes, *, max_side: int = DEFAULT_MAX_SIDE) -> PreprocessResult:
+    """Prepare an uploaded image for a restoration engine (seed 001, `preprocess_image`).
+
+    Decodes any accepted format (HEIC/HEIF through pillow-heif), applies the EXIF orientation,
+    converts to RGB in sRGB (alpha flattened on white; grayscale stays gray, R = G = B; 16-bit
+    gray scaled to 8 bits; CMYK and palette images converted; an embedded ICC profile converted
+    to sRGB), bounds the longest side to `max_side` pixels with a LANCZOS resample (after a
+    reduced-scale JPEG decode / integer reduce when the reduction is large, never upscaling),
+    and encodes a JPEG at quality 95. Output dimensions equal the seed's `img.thumbnail(
+    (max_side, max_side))` for the same oriented input.
+
+    Raises `UnsupportedMediaType` for data in other formats and `InvalidImage` (codes
+    `corrupt_image`, `image_too_large`, `unsupported_image_mode`) when it cannot be decoded.
+    """
+    if max_side < 1:
+        raise ValueError("max_side must be at least 1 pixel")
+    with open_image(data) as img:
+        fmt = normalized_format(img)
+        already_jpeg = (
+            fmt == "JPEG"
+            and img.mode in ("RGB", "L")
+            and not img.info.get("progressive")
+            and not img.info.get("progression")
+        )
+        out, original_dimensions, resized = render(
+            img, max_side=max_side, reducing_gap=_REDUCING_GAP
+        )
+    buffer = io.BytesIO()
+    out.save(buffer, format="JPEG", quality=PREPROCESS_QUALITY)
+    return PreprocessResult(
+        image_bytes=buffer.getvalue(),
+        resized=resized,
+        original_dimensions=original_dimensions,
+        submitted_dimensions=out.size,
+        format_converted=not already_jpeg,
+        original_format=fmt,
+    )

@@ -1,0 +1,1 @@
+"""Photos: upload, list, get, delete, restore, attempts, selection (the primary API surface)."""

@@ -1,0 +1,275 @@
+"""Photo business rules. Functions take a Session and never commit (the caller owns the unit of
+work); every per-user read starts from `owned_photos_query`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from rekindle.config import Settings
+from rekindle.credits.ledger import charge, charge_reference
+from rekindle.db import utcnow
+from rekindle.engines.registry import available_restoration_engines
+from rekindle.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from rekindle.imaging.thumbnails import make_thumbnail
+from rekindle.imaging.validate import inspect_image
+from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt
+from rekindle.pagination import decode_cursor, encode_cursor
+from rekindle.photos.schemas import RestoreOptions
+from rekindle.photos.uploads import ReceivedFile
+from rekindle.storage import ObjectStore, StorageError, keys
+from rekindle.storage.orphans import discard_or_remember
+
+log = logging.getLogger(__name__)
+
+RESTORABLE = (PhotoStatus.UPLOADED, PhotoStatus.READY)
+
+
+def owned_photos_query(owner_id: str) -> Select[Photo]:
+    """The owner's live (not deleted) photos; every per-user photo read starts here."""
+    return select(Photo).where(Photo.owner_id == owner_id, Photo.deleted_at.is_(None))
+
+
+def get_photo(session: Session, owner_id: str, photo_id: uuid.UUID) -> Photo:
+    """The owner's photo with its attempts. Raises NotFound (also for another user's photo)."""
+    photo = session.scalars(
+        owned_photos_query(owner_id)
+        .where(Photo.id == photo_id)
+        .options(selectinload(Photo.restore_attempts), selectinload(Photo.animation_attempts))
+    ).one_or_none()
+    if photo is None:
+        raise NotFound("No such photo.", code="photo_not_found")
+    return photo
+
+
+def create_photo(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    owner_id: str,
+    upload: ReceivedFile,
+    *,
+    sessions: sessionmaker[Session],
+    email: str | None = None,
+) -> Photo:
+    """Validate an upload, store the original and a thumbnail, and add the photo row (flushed, not
+    committed: the caller commits, and calls `discard_new_photo_objects` if that fails).
+
+    Nothing is stored unless the image is valid; if storing fails, whatever was stored is removed
+    and ServiceUnavailable (`storage_unavailable`) is raised. An object storage refuses to remove
+    then (it failed mid-upload) is recorded in `orphan_objects` through `sessions` (a transaction
+    of its own: there is no photo row to own it) and removed by the sweep. Raises the imaging
+    errors (UnsupportedMediaType, InvalidImage) for bad files.
+    """
+    info = inspect_image(upload.path, max_pixels=settings.max_image_pixels)
+    data = upload.path.read_bytes()
+    thumbnail = make_thumbnail(data, size=settings.thumbnail_size)
+    photo_id = uuid.uuid4()
+    photo = Photo(
+        id=photo_id,
+        owner_id=owner_id,
+        original_key=keys.original_key(owner_id, photo_id, info.extension),
+        thumbnail_key=keys.thumbnail_key(owner_id, photo_id, photo_id),
+        status=PhotoStatus.UPLOADED,
+        size_bytes=upload.size_bytes,
+        mime_type=info.mime_type,
+        checksum_sha256=upload.sha256,
+        width=info.width,
+        height=info.height,
+        original_filename=upload.filename,
+        metadata_json={"format": info.format, **({"email": email} if email else {})},
+    )
+    stored: list[str] = []
+    try:
+        store.put_file(photo.original_key, upload.path, info.mime_type)
+        stored.append(photo.original_key)
+        assert photo.thumbnail_key
+        store.put(photo.thumbnail_key, thumbnail, "image/jpeg")
+        stored.append(photo.thumbnail_key)
+    except StorageError as exc:
+        discard_or_remember(store, sessions, stored, reason="upload failed: storage_unavailable")
+        raise ServiceUnavailable(
+            "Storage is unavailable; the photo was not saved. Please retry.",
+            code="storage_unavailable",
+        ) from exc
+    session.add(photo)
+    try:
+        session.flush()
+    except Exception:
+        # (A failed flush has already rolled back its transaction, so recording cannot block on it.)
+        discard_or_remember(store, sessions, stored, reason="upload failed: row not written")
+        raise
+    return photo
+
+
+def commit_new_photo(
+    session: Session, store: ObjectStore, sessions: sessionmaker[Session], photo: Photo
+) -> None:
+    """Commit the transaction that added `photo` (from `create_photo`). Committed in the endpoint,
+    not after the response: the connection goes back to the pool at once, and if the commit fails
+    the stored original and thumbnail are removed (or recorded for the sweep) before the error is
+    re-raised, instead of being left without a row."""
+    try:
+        session.commit()
+    except Exception:
+        discard_new_photo_objects(store, sessions, photo, reason="upload failed: commit failed")
+        raise
+
+
+def discard_new_photo_objects(
+    store: ObjectStore, sessions: sessionmaker[Session], photo: Photo, *, reason: str
+) -> None:
+    """Best-effort removal of a new photo's original and thumbnail when its row is not kept (its
+    commit failed, or the request it came with was refused); what storage refuses to remove is
+    recorded in `orphan_objects` for the sweep. Never raises."""
+    stored = [key for key in (photo.original_key, photo.thumbnail_key) if key]
+    discard_or_remember(store, sessions, stored, reason=reason)
+
+
+def list_photos(
+    session: Session, owner_id: str, *, cursor: str | None, limit: int
+) -> tuple[list[Photo], str | None]:
+    """A page of the owner's photos, newest first, and the cursor of the next page (or None)."""
+    query = owned_photos_query(owner_id).order_by(Photo.created_at.desc(), Photo.id.desc())
+    if cursor:
+        created, photo_id = decode_cursor(cursor)
+        query = query.where(
+            or_(Photo.created_at < created, and_(Photo.created_at == created, Photo.id < photo_id))
+        )
+    photos = list(session.scalars(query.limit(limit + 1)))
+    next_cursor = (
+        encode_cursor(photos[limit - 1].created_at, photos[limit - 1].id)
+        if len(photos) > limit
+        else None
+    )
+    return photos[:limit], next_cursor
+
+
+def photo_object_keys(photo: Photo) -> list[str]:
+    """Every stored object of a photo: original, thumbnail, each attempt's result and thumbnail."""
+    found = [photo.original_key, photo.thumbnail_key]
+    for attempt in photo.restore_attempts:
+        found += [attempt.s3_key, attempt.thumbnail_key]
+    for animation in photo.animation_attempts:
+        found += [animation.preview_key, animation.thumbnail_key, animation.result_key]
+    return [key for key in found if key]
+
+
+def delete_photo(session: Session, store: ObjectStore, owner_id: str, photo_id: uuid.UUID) -> None:
+    """Remove the photo's stored objects (batch delete), then its rows.
+
+    Objects go first: if storage is down the rows stay (503) and the user can retry, so no object is
+    ever left without a row pointing at it. A result a worker stores after this is removed by the
+    worker when it finds its attempt gone.
+    """
+    photo = get_photo(session, owner_id, photo_id)
+    try:
+        store.delete_many(photo_object_keys(photo))
+    except StorageError as exc:
+        raise ServiceUnavailable(
+            "Storage is unavailable; the photo was not deleted. Please retry.",
+            code="storage_unavailable",
+        ) from exc
+    session.delete(photo)
+    session.flush()
+
+
+def resolve_engine(settings: Settings, requested: str | None) -> str:
+    """The engine to use: `requested` if a request may name it, else the configured default."""
+    name = requested or settings.rekindle_engine
+    available = available_restoration_engines(settings)
+    if name not in available:
+        raise BadRequest(
+            f"Engine {name!r} is not available; choose one of: {', '.join(available)}.",
+            code="unknown_engine",
+        )
+    return name
+
+
+def request_restore(
+    session: Session,
+    settings: Settings,
+    owner_id: str,
+    photo_id: uuid.UUID,
+    options: RestoreOptions,
+) -> RestoreAttempt:
+    """Accept a restoration: charge its price (`PRICE_RESTORE` credits, reference
+    `charge:{attempt_id}`), switch the photo to `processing` in one conditional UPDATE and add a
+    pending attempt, all in the caller's transaction. Raises NotFound, PaymentRequired (402
+    `insufficient_credits`: nothing is changed), Conflict (`restore_in_progress`, or a photo that
+    cannot be restored in its status; the charge is rolled back with the transaction), BadRequest
+    (`unknown_engine`).
+
+    The caller commits, then calls `dispatch_restore`. A failure refunds the charge once
+    (`restoration.outcomes.mark_failed`).
+    """
+    engine = resolve_engine(settings, options.engine)
+    photo = get_photo(session, owner_id, photo_id)
+    before = photo.status
+    # The charge comes first: the user row is locked before the photo row (docs/credits.md).
+    attempt_id = uuid.uuid4()
+    price = settings.price_restore
+    if price > 0:
+        charge(
+            session,
+            owner_id,
+            price,
+            reference=charge_reference(attempt_id),
+            reason=f"Restoration of photo {photo_id}",
+        )
+    switched = session.execute(
+        update(Photo)
+        .where(Photo.id == photo_id, Photo.owner_id == owner_id, Photo.status.in_(RESTORABLE))
+        .values(status=PhotoStatus.PROCESSING, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if not switched:
+        session.refresh(photo)
+        if photo.status == PhotoStatus.PROCESSING:
+            raise Conflict(
+                "A restoration of this photo is already running.", code="restore_in_progress"
+            )
+        raise Conflict(
+            f"A photo that is {photo.status} cannot be restored.", code="photo_not_restorable"
+        )
+    params: dict[str, Any] = options.model_dump(exclude={"engine"}, exclude_none=True)
+    attempt = RestoreAttempt(
+        id=attempt_id,
+        photo_id=photo_id,
+        status=AttemptStatus.PENDING,
+        engine=engine,
+        params={"request": params, "credits_charged": price},
+        photo_status_before=before,
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def get_attempt(
+    session: Session, owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID
+) -> RestoreAttempt:
+    """One attempt of the owner's photo. Raises NotFound."""
+    photo = get_photo(session, owner_id, photo_id)
+    for attempt in photo.restore_attempts:
+        if attempt.id == attempt_id:
+            return attempt
+    raise NotFound("No such restore attempt.", code="attempt_not_found")
+
+
+def select_attempt(
+    session: Session, owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID
+) -> Photo:
+    """Make a completed attempt the photo's chosen result. Raises NotFound, Conflict."""
+    attempt = get_attempt(session, owner_id, photo_id, attempt_id)
+    if attempt.status != AttemptStatus.COMPLETED:
+        raise Conflict("Only a completed attempt can be selected.", code="attempt_not_completed")
+    photo = attempt.photo
+    photo.selected_restore_id = attempt.id
+    photo.processed_key = attempt.s3_key
+    session.flush()
+    return photo

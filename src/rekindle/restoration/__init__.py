@@ -1,0 +1,1 @@
+"""Running restorations: the worker side (runner, sweep) and seed 003's `/restoration` surface."""

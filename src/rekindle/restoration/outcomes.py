@@ -1,0 +1,122 @@
+"""Record how an attempt ended. Each function is one conditional UPDATE, so a late or repeated
+call (a slow worker after the sweep, a task delivered twice) changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from rekindle.credits.ledger import charge_reference, refund
+from rekindle.db import utcnow
+from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt
+
+UNFINISHED = (AttemptStatus.PENDING, AttemptStatus.PROCESSING)
+
+
+def mark_processing(session: Session, attempt_id: uuid.UUID) -> RestoreAttempt | None:
+    """pending -> processing. Returns the attempt, or None when it was not pending (already taken,
+    finished, failed by the sweep, or deleted with its photo)."""
+    taken = session.execute(
+        update(RestoreAttempt)
+        .where(RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.PENDING)
+        .values(status=AttemptStatus.PROCESSING, started_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if not taken:
+        return None
+    return session.scalars(select(RestoreAttempt).where(RestoreAttempt.id == attempt_id)).one()
+
+
+def mark_completed(
+    session: Session,
+    attempt_id: uuid.UUID,
+    *,
+    model: str,
+    params: dict[str, object],
+    result_key: str,
+    thumbnail_key: str,
+) -> bool:
+    """processing -> completed, and the photo becomes `ready` with this result selected.
+
+    Returns False when the attempt is no longer processing (the caller then removes its objects).
+    """
+    attempt = session.scalars(
+        select(RestoreAttempt).where(RestoreAttempt.id == attempt_id)
+    ).one_or_none()
+    if attempt is None:
+        return False
+    done = session.execute(
+        update(RestoreAttempt)
+        .where(RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.PROCESSING)
+        .values(
+            status=AttemptStatus.COMPLETED,
+            model=model,
+            params={**attempt.params, **params},
+            s3_key=result_key,
+            thumbnail_key=thumbnail_key,
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if not done:
+        return False
+    session.execute(
+        update(Photo)
+        .where(Photo.id == attempt.photo_id)
+        .values(
+            status=PhotoStatus.READY,
+            processed_key=result_key,
+            selected_restore_id=attempt_id,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+def mark_failed(
+    session: Session,
+    attempt_id: uuid.UUID,
+    *,
+    code: str,
+    message: str,
+    detail: str | None = None,
+    params: dict[str, object] | None = None,
+) -> bool:
+    """pending/processing -> failed with a code and message; the credits it was charged are
+    refunded (once: the refund's reference is unique) and the photo returns to the status it had
+    before the attempt. Returns False when the attempt had already ended (nothing changes).
+
+    Every failure goes through here (worker failure, dispatch failure, the stuck-attempt sweep), so
+    the refund happens only when this conditional update is the one that failed the attempt."""
+    attempt = session.scalars(
+        select(RestoreAttempt).where(RestoreAttempt.id == attempt_id)
+    ).one_or_none()
+    if attempt is None:
+        return False
+    failed = session.execute(
+        update(RestoreAttempt)
+        .where(RestoreAttempt.id == attempt_id, RestoreAttempt.status.in_(UNFINISHED))
+        .values(
+            status=AttemptStatus.FAILED,
+            error_code=code,
+            error_message=message[:255],
+            error_detail=detail[:4000] if detail else None,
+            params={**attempt.params, **(params or {})},
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if not failed:
+        return False
+    # Before the photo row: the user row is locked before the photo row (docs/credits.md).
+    refund(session, charge_reference(attempt_id), reason=f"Restoration failed: {code}")
+    session.execute(
+        update(Photo)
+        .where(Photo.id == attempt.photo_id, Photo.status == PhotoStatus.PROCESSING)
+        .values(status=attempt.photo_status_before, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return True

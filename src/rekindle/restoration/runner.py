@@ -1,0 +1,413 @@
+"""The worker side of a restoration (DESIGN.md, "Work in the worker").
+
+No database transaction is open while the engine runs: a short one marks the attempt processing;
+then the original is read, preprocessed, restored and stored with a thumbnail; then a short one
+records the outcome. Every outcome is a conditional update, so running twice is harmless.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from PIL import Image
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from rekindle import metrics
+from rekindle.db import retry_while_unreachable, session_scope, utcnow
+from rekindle.engines.base import EngineError, RestoreRequest
+from rekindle.engines.budget import Admission
+from rekindle.engines.registry import UnknownEngine, restoration_engine
+from rekindle.errors import ServiceUnavailable
+from rekindle.events import publish_restore_attempt
+from rekindle.imaging.preprocess import preprocess
+from rekindle.imaging.thumbnails import make_thumbnail
+from rekindle.models import AttemptStatus, RestoreAttempt
+from rekindle.photos.schemas import RestoreOptions
+from rekindle.photos.service import request_restore
+from rekindle.queue import RESTORE_TASK, send
+from rekindle.restoration.outcomes import mark_completed, mark_failed, mark_processing
+from rekindle.runtime import Runtime
+from rekindle.storage import StorageError, keys
+from rekindle.storage.orphans import discard_or_remember, remove_orphaned_objects
+
+log = logging.getLogger(__name__)
+
+TIMED_OUT = ("timed_out", "Service timeout, please retry")
+BUDGET_EXHAUSTED = ("provider_busy", "Service busy, please try again")
+STORAGE_DOWN = ("storage_unavailable", "Storage unavailable, please retry")
+INTERNAL = ("internal_error", "Restoration failed unexpectedly, please retry")
+
+# CPU-bound engines get a bound of their own so they cannot starve the thread pool's remote calls.
+_cpu_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def _cpu_slot(limit: int) -> threading.BoundedSemaphore:
+    return _cpu_slots.setdefault(limit, threading.BoundedSemaphore(limit))
+
+
+@dataclass(frozen=True)
+class _Job:
+    attempt_id: uuid.UUID
+    photo_id: uuid.UUID
+    owner_id: str
+    original_key: str
+    engine: str
+    request: dict[str, object]
+
+
+def accept_restore(
+    runtime: Runtime,
+    session: Session,
+    owner_id: str,
+    photo_id: uuid.UUID,
+    options: RestoreOptions,
+) -> RestoreAttempt:
+    """Accept a restoration (`photos.service.request_restore`), commit, then queue its task: the
+    task must find its attempt, so it is sent only after the commit. Raises what `request_restore`
+    and `dispatch_restore` raise."""
+    attempt = request_restore(session, runtime.settings, owner_id, photo_id, options)
+    session.commit()
+    dispatch_restore(runtime, attempt.id)
+    return attempt
+
+
+def dispatch_restore(runtime: Runtime, attempt_id: uuid.UUID) -> None:
+    """Queue the attempt's task (after the commit that created it). If the broker is unreachable,
+    the attempt is failed at once and ServiceUnavailable (`queue_unavailable`) is raised."""
+    publish_restore_attempt(runtime, attempt_id)  # pending; before the task, so events keep order
+    try:
+        send(runtime.celery, RESTORE_TASK, str(attempt_id))
+    except Exception as exc:
+        log.exception("could not queue attempt %s", attempt_id)
+        with session_scope(runtime.sessions) as session:
+            mark_failed(
+                session,
+                attempt_id,
+                code="queue_unavailable",
+                message="Service unavailable",
+                detail=str(exc),
+            )
+        publish_restore_attempt(runtime, attempt_id)
+        raise ServiceUnavailable(
+            "The restoration queue is unavailable; please retry.", code="queue_unavailable"
+        ) from exc
+
+
+def run_restore_attempt(runtime: Runtime, attempt_id: uuid.UUID) -> str:
+    """Run one attempt to its end. Returns its final status ("completed", "failed"), "skipped"
+    when the attempt was not pending (a duplicate delivery, or failed by the sweep), or
+    "deferred" when its engine's provider budget is spent (it stays pending and its task is sent
+    again with a countdown; see `engines.budget`)."""
+    with session_scope(runtime.sessions) as session:
+        found = session.execute(
+            select(RestoreAttempt.engine, RestoreAttempt.created_at).where(
+                RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.PENDING
+            )
+        ).one_or_none()
+    if found is None:
+        return "skipped"
+    engine, created_at = found
+    admission = runtime.budgets.admit(engine)
+    if not admission.allowed:
+        return _defer(runtime, attempt_id, engine, created_at, admission)
+    runtime.budgets.clear_waiting(attempt_id)
+    log.info("restoration started", extra={"engine": engine})
+    started = time.monotonic()
+    try:
+        outcome = _run_admitted(runtime, attempt_id)
+    finally:
+        admission.release()
+    metrics.observe_attempt("restore", engine, outcome)
+    log.info(
+        "restoration %s",
+        outcome,
+        extra={"engine": engine, "duration_ms": round((time.monotonic() - started) * 1000)},
+    )
+    return outcome
+
+
+def _defer(
+    runtime: Runtime, attempt_id: uuid.UUID, engine: str, created_at: datetime, admission: Admission
+) -> str:
+    """Leave the attempt pending and send its task again after the budget's wait (plus up to 10%
+    jitter, so waiting attempts do not all ask at the same instant). An attempt that has waited
+    `BUDGET_MAX_WAIT_SECONDS` since it was accepted is failed (`provider_busy`) instead."""
+    waited = (utcnow() - created_at).total_seconds()
+    if waited > runtime.settings.budget_max_wait_seconds:
+        with session_scope(runtime.sessions) as session:
+            mark_failed(
+                session,
+                attempt_id,
+                code=BUDGET_EXHAUSTED[0],
+                message=BUDGET_EXHAUSTED[1],
+                detail=f"{engine} budget: still waiting after {round(waited)} s",
+            )
+        publish_restore_attempt(runtime, attempt_id)
+        metrics.observe_attempt("restore", engine, "failed")
+        return "failed"
+    countdown = admission.wait_seconds * (1 + random.random() * 0.1)
+    runtime.budgets.mark_waiting(attempt_id, countdown)
+    try:
+        send(runtime.celery, RESTORE_TASK, str(attempt_id), countdown=countdown)
+    except Exception:
+        # The attempt stays pending; the sweep fails it once its waiting marker has lapsed.
+        log.exception("could not re-queue attempt %s waiting on the %s budget", attempt_id, engine)
+        return "failed"
+    metrics.BUDGET_DEFERRALS.labels(engine, admission.reason).inc()
+    log.info(
+        "restoration waits for the %s budget",
+        engine,
+        extra={"engine": engine, "reason": admission.reason, "wait_seconds": round(countdown, 2)},
+    )
+    return "deferred"
+
+
+def _run_admitted(runtime: Runtime, attempt_id: uuid.UUID) -> str:
+    with session_scope(runtime.sessions) as session:
+        attempt = mark_processing(session, attempt_id)
+        if attempt is None:
+            return "skipped"
+        photo = attempt.photo
+        job = _Job(
+            attempt.id,
+            photo.id,
+            photo.owner_id,
+            photo.original_key,
+            attempt.engine,
+            dict(attempt.params.get("request", {})),
+        )
+    publish_restore_attempt(runtime, attempt_id)
+    started = time.monotonic()
+    stored: list[str] = []
+    try:
+        outcome = _restore_and_store(runtime, job, stored, started)
+    except EngineError as exc:
+        return _fail(runtime, job, stored, exc.code, exc.message, exc.detail, started)
+    except StorageError as exc:
+        return _fail(runtime, job, stored, *STORAGE_DOWN, str(exc), started)
+    except UnknownEngine as exc:
+        return _fail(
+            runtime,
+            job,
+            stored,
+            "engine_unavailable",
+            "Service configuration error",
+            f"engine {exc} is not configured on this worker",
+            started,
+        )
+    except Exception as exc:
+        log.exception("attempt %s failed unexpectedly", attempt_id)
+        return _fail(runtime, job, stored, *INTERNAL, repr(exc), started)
+    model, params, result_key, thumb_key = outcome
+
+    def record(session: Session) -> bool:
+        if mark_completed(
+            session,
+            attempt_id,
+            model=model,
+            params=params,
+            result_key=result_key,
+            thumbnail_key=thumb_key,
+        ):
+            return True
+        # A retry after a commit whose answer was lost with the connection: already recorded.
+        done = session.scalar(
+            select(RestoreAttempt.s3_key).where(
+                RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.COMPLETED
+            )
+        )
+        return done == result_key
+
+    # A finished result outlives a database blip: the write is tried again for a while (still
+    # conditional, so an attempt the sweep failed meanwhile stays failed).
+    recorded = retry_while_unreachable(
+        runtime.sessions,
+        record,
+        within_seconds=runtime.settings.result_write_retry_seconds,
+        what=f"restore attempt {attempt_id}",
+    )
+    if not recorded:
+        # The attempt ended meanwhile (swept, or its photo deleted): its objects must not linger.
+        discard_or_remember(
+            runtime.store,
+            runtime.sessions,
+            stored,
+            reason=f"restore attempt {attempt_id} ended before its result was recorded",
+        )
+        return "skipped"
+    publish_restore_attempt(runtime, attempt_id)
+    return "completed"
+
+
+def _restore_and_store(
+    runtime: Runtime, job: _Job, stored: list[str], started: float
+) -> tuple[str, dict[str, object], str, str]:
+    settings, store = runtime.settings, runtime.store
+    engine = restoration_engine(job.engine, settings)
+    original = store.get(job.original_key)
+    prepared = preprocess(original, max_side=settings.max_side_pixels)
+    image_url = None
+    input_key = None
+    if getattr(engine, "wants_image_url", False) and store.reachable_by_providers:
+        input_key = keys.provider_input_key(job.owner_id, job.photo_id, job.attempt_id)
+        store.put(input_key, prepared.image_bytes, "image/jpeg")
+        stored.append(input_key)
+        image_url = store.provider_url(input_key)
+    request = RestoreRequest(
+        image=prepared.image_bytes,
+        image_url=image_url,
+        denoise=float(job.request.get("denoise", 0.5)),  # type: ignore[arg-type]
+        colorize=bool(job.request.get("colorize", False)),
+        prompt=job.request.get("prompt"),  # type: ignore[arg-type]
+        seed=job.request.get("seed"),  # type: ignore[arg-type]
+    )
+    engine_started = time.monotonic()
+    with metrics.engine_timer("restore", job.engine):
+        if job.engine == "classic":
+            with _cpu_slot(settings.classic_max_parallel):
+                result = engine.restore(request)
+        else:
+            result = engine.restore(request)
+    engine_seconds = time.monotonic() - engine_started
+    jpeg = _as_jpeg(result.data)
+    thumbnail = make_thumbnail(jpeg, size=settings.thumbnail_size)
+    result_key = keys.restored_key(job.owner_id, job.photo_id, job.attempt_id)
+    thumb_key = keys.thumbnail_key(job.owner_id, job.photo_id, job.attempt_id)
+    store.put(result_key, jpeg, "image/jpeg")
+    stored.append(result_key)
+    store.put(thumb_key, thumbnail, "image/jpeg")
+    stored.append(thumb_key)
+    if input_key is not None:  # the provider has fetched its input; it is not a result
+        stored.remove(input_key)
+        discard_or_remember(
+            store,
+            runtime.sessions,
+            [input_key],
+            reason=f"provider input of restore attempt {job.attempt_id}",
+        )
+    params: dict[str, object] = {**result.params, "preprocessed": prepared.record()}
+    engine_timings = result.params.get("timings")
+    params["timings"] = {
+        **(engine_timings if isinstance(engine_timings, dict) else {}),
+        "engine_seconds": round(engine_seconds, 3),
+        "total_seconds": round(time.monotonic() - started, 3),
+    }
+    return result.model, params, result_key, thumb_key
+
+
+def _as_jpeg(data: bytes) -> bytes:
+    """The engine's image as JPEG (results are stored as .jpg). Raises EngineError if not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format == "JPEG":
+                image.verify()
+                return data
+            image.load()
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=95)
+            return out.getvalue()
+    except Exception as exc:
+        raise EngineError(
+            "provider_bad_result",
+            "Image could not be processed",
+            f"engine result is not an image: {exc}",
+        ) from exc
+
+
+def _fail(
+    runtime: Runtime,
+    job: _Job,
+    stored: list[str],
+    code: str,
+    message: str,
+    detail: str | None,
+    started: float,
+) -> str:
+    # Storage may be down (often why it failed): what cannot be removed now, the sweep removes later.
+    discard_or_remember(
+        runtime.store,
+        runtime.sessions,
+        stored,
+        reason=f"restore attempt {job.attempt_id} failed: {code}",
+    )
+    params: dict[str, object] = {"timings": {"total_seconds": round(time.monotonic() - started, 3)}}
+    with session_scope(runtime.sessions) as session:
+        mark_failed(
+            session,
+            job.attempt_id,
+            code=code,
+            message=message,
+            detail=detail,
+            params=params,
+        )
+    publish_restore_attempt(runtime, job.attempt_id)
+    log.warning("attempt %s failed: %s (%s)", job.attempt_id, code, detail)
+    return "failed"
+
+
+def _discard_attempt_objects(
+    runtime: Runtime, attempt_id: uuid.UUID, owner_id: str, photo_id: uuid.UUID
+) -> None:
+    """Remove whatever a swept attempt may have stored before its worker died (result, thumbnail,
+    provider input: their keys are known from the ids), or record them for a later sweep."""
+    discard_or_remember(
+        runtime.store,
+        runtime.sessions,
+        keys.restore_attempt_keys(owner_id, photo_id, attempt_id),
+        reason=f"restore attempt {attempt_id} swept",
+    )
+
+
+def sweep_stuck_attempts(runtime: Runtime) -> int:
+    """Fail attempts whose worker died: processing longer than the task time limit, or pending
+    longer than the pending limit. Their photos return to their earlier status. Then remove the
+    recorded orphaned objects (`storage.orphans.remove_orphaned_objects`). Returns how many
+    attempts were failed."""
+    settings = runtime.settings
+    now = utcnow()
+    processing_cutoff = now - timedelta(seconds=settings.task_time_limit_seconds)
+    pending_cutoff = now - timedelta(seconds=settings.pending_time_limit_seconds)
+    with session_scope(runtime.sessions) as session:
+        stuck = list(
+            session.scalars(
+                select(RestoreAttempt.id).where(
+                    or_(
+                        (RestoreAttempt.status == AttemptStatus.PROCESSING)
+                        & (RestoreAttempt.started_at < processing_cutoff),
+                        (RestoreAttempt.status == AttemptStatus.PENDING)
+                        & (RestoreAttempt.created_at < pending_cutoff),
+                    )
+                )
+            )
+        )
+    waiting = runtime.budgets.waiting(stuck)  # pending on a provider budget, not lost
+    failed = 0
+    for attempt_id in stuck:
+        if str(attempt_id) in waiting:
+            continue
+        with session_scope(runtime.sessions) as session:
+            attempt = session.get(RestoreAttempt, attempt_id)
+            owner = (attempt.photo.owner_id, attempt.photo_id) if attempt is not None else None
+            swept = mark_failed(
+                session,
+                attempt_id,
+                code=TIMED_OUT[0],
+                message=TIMED_OUT[1],
+                detail="no result within the task time limit; the worker may have died",
+            )
+        if swept and owner is not None:
+            failed += 1
+            _discard_attempt_objects(runtime, attempt_id, *owner)
+            publish_restore_attempt(runtime, attempt_id)
+    if failed:
+        log.warning("sweep failed %d stuck attempt(s)", failed)
+    remove_orphaned_objects(runtime)
+    return failed

@@ -1,0 +1,137 @@
+"""S3 and S3-compatible object storage (boto3), with presigned or CloudFront download URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rekindle.storage.base import ObjectNotFound, StorageError
+
+DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys per request (S3 API reference).
+
+
+class S3Store:
+    """Objects in `bucket`. Download URLs are CloudFront URLs when a domain is configured, else
+    SigV4 presigned GET URLs that expire after `ttl_seconds`, signed for `public_endpoint_url`
+    when given (the host browsers and providers reach), else for `endpoint_url`."""
+
+    reachable_by_providers = True
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        region: str,
+        endpoint_url: str | None,
+        access_key_id: str | None,
+        secret_access_key: str | None,
+        ttl_seconds: int,
+        cloudfront_domain: str | None,
+        public_endpoint_url: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self._ttl = ttl_seconds
+        self._cloudfront = cloudfront_domain
+        config = Config(
+            signature_version="s3v4",
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            max_pool_connections=64,
+        )
+        credentials = {
+            "region_name": region,
+            "aws_access_key_id": access_key_id,
+            "aws_secret_access_key": secret_access_key,
+            "config": config,
+        }
+        self.client = boto3.client("s3", endpoint_url=endpoint_url, **credentials)
+        # Presigning is local (no request is sent): a second client only to sign for the public host.
+        self._signer = (
+            boto3.client("s3", endpoint_url=public_endpoint_url, **credentials)
+            if public_endpoint_url and public_endpoint_url != endpoint_url
+            else self.client
+        )
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"S3 put {key}: {exc}") from exc
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        try:
+            self.client.upload_file(
+                str(path), self.bucket, key, ExtraArgs={"ContentType": content_type}
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"S3 upload {key}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            return response["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise ObjectNotFound(key) from exc
+            raise StorageError(f"S3 get {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 get {key}: {exc}") from exc
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        batch = list(keys)
+        for start in range(0, len(batch), DELETE_BATCH):
+            objects = [{"Key": key} for key in batch[start : start + DELETE_BATCH]]
+            try:
+                response = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise StorageError(f"S3 delete: {exc}") from exc
+            if response.get("Errors"):
+                raise StorageError(f"S3 delete failed for {response['Errors'][:3]}")
+
+    def list_keys(self, prefix: str) -> list[str]:
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"S3 list {prefix}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageError(f"S3 head {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 head {key}: {exc}") from exc
+
+    def _presigned(self, key: str, filename: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        return self._signer.generate_presigned_url("get_object", Params=params, ExpiresIn=self._ttl)
+
+    def download_url(self, key: str, *, base_url: str, filename: str | None = None) -> str:
+        if self._cloudfront:
+            return f"https://{self._cloudfront}/{quote(key)}"
+        return self._presigned(key, filename)
+
+    def provider_url(self, key: str) -> str | None:
+        return self._presigned(key)
+
+    def check(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"S3 bucket {self.bucket} not reachable: {exc}") from exc

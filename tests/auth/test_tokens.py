@@ -1,0 +1,190 @@
+"""Bearer tokens: JWKS (RS256/ES256 as Auth0 and Supabase publish), HS256 secret, local issuer.
+Every bad token is refused with 401 and a stable code."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from rekindle.auth.tokens import TokenVerifier
+from rekindle.config import Settings
+from rekindle.errors import Unauthorized
+
+ISSUER = "https://tenant.example.auth0.com/"
+AUDIENCE = "https://api.rekindle.example"
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, Any]:
+    return {
+        "rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "ec": ec.generate_private_key(ec.SECP256R1()),
+        "other_rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    }
+
+
+@pytest.fixture(scope="module")
+def jwks_url(keys: dict[str, Any]) -> Iterator[str]:
+    """A local server publishing a JWKS document (RFC 7517) with one RSA and one EC key."""
+    rsa_jwk = json.loads(RSAAlgorithm.to_jwk(keys["rsa"].public_key()))
+    ec_jwk = json.loads(ECAlgorithm.to_jwk(keys["ec"].public_key()))
+    document = json.dumps(
+        {
+            "keys": [
+                {**rsa_jwk, "kid": "rsa-1", "use": "sig", "alg": "RS256"},
+                {**ec_jwk, "kid": "ec-1", "use": "sig", "alg": "ES256"},
+            ]
+        }
+    ).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
+    server.shutdown()
+
+
+def _claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "sub": "auth0|alice",
+        "email": "alice@example.com",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _jwks_verifier(jwks_url: str, tmp_path: Path) -> TokenVerifier:
+    return TokenVerifier(
+        Settings(
+            _env_file=None,
+            rekindle_data_dir=tmp_path,
+            auth_jwks_url=jwks_url,  # type: ignore[call-arg]
+            auth_issuer=ISSUER,
+            auth_audience=AUDIENCE,
+        )
+    )
+
+
+def test_jwks_accepts_rs256_and_es256(keys: dict[str, Any], jwks_url: str, tmp_path: Path) -> None:
+    verifier = _jwks_verifier(jwks_url, tmp_path)
+    rs = jwt.encode(_claims(), keys["rsa"], algorithm="RS256", headers={"kid": "rsa-1"})
+    es = jwt.encode(
+        _claims(sub="auth0|bob"), keys["ec"], algorithm="ES256", headers={"kid": "ec-1"}
+    )
+    assert verifier.verify(rs).subject == "auth0|alice"
+    assert verifier.verify(rs).email == "alice@example.com"
+    assert verifier.verify(es).subject == "auth0|bob"
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("expired", "token_expired"),
+        ("wrong audience", "invalid_token"),
+        ("wrong issuer", "invalid_token"),
+        ("bad signature", "invalid_token"),
+        ("alg none", "invalid_token"),
+        ("hs256 with the public key", "invalid_token"),
+        ("no subject", "invalid_token"),
+        ("garbage", "invalid_token"),
+    ],
+)
+def test_jwks_rejects(
+    case: str, code: str, keys: dict[str, Any], jwks_url: str, tmp_path: Path
+) -> None:
+    verifier = _jwks_verifier(jwks_url, tmp_path)
+    rsa_key = keys["rsa"]
+    header = {"kid": "rsa-1"}
+    token = {
+        "expired": lambda: jwt.encode(
+            _claims(exp=int(time.time()) - 120), rsa_key, "RS256", header
+        ),
+        "wrong audience": lambda: jwt.encode(_claims(aud="someone-else"), rsa_key, "RS256", header),
+        "wrong issuer": lambda: jwt.encode(
+            _claims(iss="https://evil.example/"), rsa_key, "RS256", header
+        ),
+        # Signed by a key the JWKS does not hold, but claiming the JWKS key's id.
+        "bad signature": lambda: jwt.encode(_claims(), keys["other_rsa"], "RS256", header),
+        "alg none": lambda: jwt.encode(_claims(), None, algorithm="none", headers=header),
+        # The classic confusion attack: HMAC keyed with the public key's PEM.
+        "hs256 with the public key": lambda: _hs256_with_public_key(rsa_key),
+        "no subject": lambda: jwt.encode(_claims(sub=None), rsa_key, "RS256", header),
+        "garbage": lambda: "not.a.jwt",
+    }[case]()
+    with pytest.raises(Unauthorized) as caught:
+        verifier.verify(token)
+    assert caught.value.code == code
+    assert caught.value.status == 401
+
+
+def _hs256_with_public_key(private_key: rsa.RSAPrivateKey) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import serialization
+
+    pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}).encode())
+    body = b64(json.dumps(_claims()).encode())
+    signature = hmac.new(pem, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(signature)}"
+
+
+def test_hs256_shared_secret_mode(tmp_path: Path) -> None:
+    """Supabase signs with a project JWT secret (HS256) and audience `authenticated`."""
+    settings = Settings(
+        _env_file=None,
+        rekindle_data_dir=tmp_path,
+        auth_hs256_secret="s3cret" * 6,  # type: ignore[call-arg]
+        auth_audience="authenticated",
+    )
+    verifier = TokenVerifier(settings)
+    good = jwt.encode(_claims(aud="authenticated", iss=None), "s3cret" * 6, algorithm="HS256")
+    assert verifier.verify(good).subject == "auth0|alice"
+    forged = jwt.encode(_claims(aud="authenticated", iss=None), "wrong" * 8, algorithm="HS256")
+    with pytest.raises(Unauthorized):
+        verifier.verify(forged)
+
+
+def test_local_issuer_tokens_round_trip_and_are_scoped(tmp_path: Path) -> None:
+    verifier = TokenVerifier(Settings(_env_file=None, rekindle_data_dir=tmp_path))  # type: ignore[call-arg]
+    token = verifier.issue_local("local-user", "me@example.com", ttl_seconds=60)
+    assert verifier.verify(token).subject == "local-user"
+    # Another data folder has another secret: its tokens are not accepted here.
+    other = TokenVerifier(Settings(_env_file=None, rekindle_data_dir=tmp_path / "other"))  # type: ignore[call-arg]
+    with pytest.raises(Unauthorized):
+        verifier.verify(other.issue_local("local-user", None, ttl_seconds=60))
+    with pytest.raises(Unauthorized) as caught:
+        verifier.verify(verifier.issue_local("local-user", None, ttl_seconds=-120))
+    assert caught.value.code == "token_expired"

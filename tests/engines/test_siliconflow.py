@@ -1,0 +1,266 @@
+"""SiliconFlowEngine against a local server speaking SiliconFlow's documented protocol."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from rekindle.config import Settings
+from rekindle.engines import http
+from rekindle.engines.base import EngineError, RestoreRequest
+from rekindle.engines.siliconflow import MAX_PROMPT_CHARS, SiliconFlowEngine
+from tests.engines.fakes import FakeSiliconFlow, jpeg_bytes, png_bytes
+from tests.engines.fakes.siliconflow import API_KEY
+
+IMAGE = jpeg_bytes(64, 48)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSiliconFlow]:
+    with FakeSiliconFlow() as server:
+        yield server
+
+
+def make_engine(api_url: str, *, timeout: float = 5.0, key: str = API_KEY, in_flight: int = 4):
+    settings = Settings(
+        _env_file=None,
+        siliconflow_api_key=key,
+        siliconflow_api_url=api_url,
+        siliconflow_timeout=timeout,
+        siliconflow_max_in_flight=in_flight,
+    )
+    return SiliconFlowEngine.from_settings(settings)
+
+
+def test_is_configured_needs_the_api_key() -> None:
+    assert not SiliconFlowEngine.is_configured(Settings(_env_file=None, siliconflow_api_key=None))
+    assert SiliconFlowEngine.is_configured(Settings(_env_file=None, siliconflow_api_key="sk-x"))
+
+
+def test_success_with_a_data_uri(fake: FakeSiliconFlow) -> None:
+    engine = make_engine(fake.api_url)
+    result = engine.restore(RestoreRequest(image=IMAGE, seed=1234))
+
+    assert result.data == fake.result
+    assert result.content_type == "image/png"
+    assert result.model == "Qwen/Qwen-Image-Edit"
+    payload = fake.payloads[0]
+    assert payload["model"] == "Qwen/Qwen-Image-Edit"
+    assert payload["image"] == "data:image/jpeg;base64," + base64.b64encode(IMAGE).decode()
+    assert payload["num_inference_steps"] == 20
+    assert payload["cfg"] == 4.0
+    assert payload["seed"] == 1234
+    assert "guidance_scale" not in payload and "image_size" not in payload
+    assert len(payload["prompt"]) <= MAX_PROMPT_CHARS
+    params = result.params
+    assert params["provider"] == "siliconflow"
+    assert params["prompt"] == payload["prompt"]
+    assert params["num_inference_steps"] == 20
+    assert params["guidance_scale"] == 4.0
+    assert params["seed"] == 1234
+    assert params["inference_time_seconds"] == 1.25
+    assert params["image_input"] == "data_uri"
+    # one generation call with our key, one download of the result without it
+    assert fake.count("POST", "/v1/images/generations") == 1
+    assert fake.find("POST", "/v1/")[0].headers["authorization"] == f"Bearer {API_KEY}"
+    downloads = fake.find("GET", "/cdn/")
+    assert len(downloads) == 1 and "authorization" not in downloads[0].headers
+
+
+def test_presigned_url_is_sent_instead_of_the_bytes(fake: FakeSiliconFlow) -> None:
+    engine = make_engine(fake.api_url)
+    url = "https://bucket.s3.amazonaws.com/users/u/processed/p.jpg?X-Amz-Signature=abc"
+    result = engine.restore(RestoreRequest(image=IMAGE, image_url=url))
+    assert fake.payloads[0]["image"] == url
+    assert result.params["image_input"] == "url"
+    assert isinstance(result.params["seed"], int)
+
+
+def test_png_input_gets_a_png_data_uri(fake: FakeSiliconFlow) -> None:
+    make_engine(fake.api_url).restore(RestoreRequest(image=png_bytes()))
+    assert fake.payloads[0]["image"].startswith("data:image/png;base64,")
+
+
+def test_prompt_options_are_appended_and_capped(fake: FakeSiliconFlow) -> None:
+    engine = make_engine(fake.api_url)
+    engine.restore(RestoreRequest(image=IMAGE, colorize=True, prompt="Keep the red scarf."))
+    prompt = fake.payloads[0]["prompt"]
+    assert prompt.startswith("Restore this old damaged photo.")
+    assert "Colorize" in prompt and prompt.endswith("Keep the red scarf.")
+
+    engine.restore(RestoreRequest(image=IMAGE, prompt="x" * 2000, denoise=1.0))
+    prompt = fake.payloads[1]["prompt"]
+    assert len(prompt) == MAX_PROMPT_CHARS
+    assert "Remove film grain" in prompt
+
+
+ERROR_ROWS = [
+    # (status, body as SiliconFlow documents it, our code, user message)
+    (401, "Invalid token", "provider_auth_failed", "Service configuration error"),
+    (
+        429,
+        {
+            "message": "Request was rejected due to rate limiting. Details:TPM limit reached.",
+            "data": "",
+        },
+        "provider_busy",
+        "Service busy, please try again",
+    ),
+    (
+        400,
+        {
+            "code": 20012,
+            "message": "Model does not exist. Please check it carefully.",
+            "data": None,
+        },
+        "provider_rejected_image",
+        "Image could not be processed",
+    ),
+    (504, "gateway timeout", "provider_timeout", "Service timeout, please retry"),
+    (
+        503,
+        {"code": 50505, "message": "Model service overloaded. Please try again later.", "data": ""},
+        "provider_busy",
+        "Service busy, please try again",
+    ),
+    (
+        403,
+        {"code": 30001, "message": "Sorry, your account balance is insufficient", "data": None},
+        "provider_insufficient_balance",
+        "Service configuration error",
+    ),
+    (403, "Forbidden", "provider_auth_failed", "Service configuration error"),
+    (502, b"<html>Bad Gateway</html>", "provider_unavailable", "Service unavailable"),
+    (
+        500,
+        {"code": 50000, "message": "Unknown error", "data": None},
+        "provider_unavailable",
+        "Service unavailable",
+    ),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "code", "message"), ERROR_ROWS)
+def test_error_rows(fake: FakeSiliconFlow, status, body, code, message) -> None:
+    fake.fail(status, body)
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url).restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == code
+    assert info.value.message == message
+    assert f"HTTP {status}" in (info.value.detail or "")
+    text = (
+        body
+        if isinstance(body, str)
+        else body.decode()
+        if isinstance(body, bytes)
+        else body["message"]
+    )
+    assert text in (info.value.detail or "")
+    assert fake.count("POST", "/v1/images/generations") == 1  # fail fast: no retry
+    assert fake.count("GET", "/cdn/") == 0
+
+
+def test_wrong_key_is_a_configuration_error(fake: FakeSiliconFlow) -> None:
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url, key="sk-wrong").restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == "provider_auth_failed"
+    assert "Invalid token" in (info.value.detail or "")
+
+
+def test_slow_answer_hits_our_timeout(fake: FakeSiliconFlow) -> None:
+    fake.delay = 3.0
+    started = time.monotonic()
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url, timeout=0.5).restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == "provider_timeout"
+    assert info.value.message == "Service timeout, please retry"
+    assert time.monotonic() - started < 2.0
+
+
+def test_slow_download_hits_our_timeout(fake: FakeSiliconFlow) -> None:
+    fake.download_delay = 3.0
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url, timeout=0.5).restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == "provider_timeout"
+
+
+def test_network_error_is_service_unavailable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    engine = make_engine(f"http://127.0.0.1:{port}/v1/images/generations", timeout=2.0)
+    with pytest.raises(EngineError) as info:
+        engine.restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == "provider_unavailable"
+    assert info.value.message == "Service unavailable"
+
+
+def test_malformed_json_is_a_bad_result(fake: FakeSiliconFlow) -> None:
+    fake.malformed = True
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url).restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == "provider_bad_result"
+    assert "malformed JSON" in (info.value.detail or "")
+
+
+def test_answer_without_images_is_a_bad_result(fake: FakeSiliconFlow) -> None:
+    fake.no_images = True
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url).restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == "provider_bad_result"
+
+
+@pytest.mark.parametrize(
+    "result",
+    [b"<html><body>Not found</body></html>", png_bytes(200, 200)[:300]],
+    ids=["html", "truncated-png"],
+)
+def test_non_image_result_is_a_bad_result(fake: FakeSiliconFlow, result: bytes) -> None:
+    fake.result = result
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url).restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == "provider_bad_result"
+    assert info.value.message == "Image could not be processed"
+
+
+def test_expired_result_url_is_a_bad_result(fake: FakeSiliconFlow) -> None:
+    fake.result_status = 403
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url).restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == "provider_bad_result"
+    assert "403" in (info.value.detail or "")
+
+
+def test_one_instance_serves_many_threads_within_its_bound(fake: FakeSiliconFlow) -> None:
+    fake.delay = 0.3
+    engine = make_engine(fake.api_url, in_flight=2)
+    results: list[object] = []
+
+    def work() -> None:
+        try:
+            results.append(engine.restore(RestoreRequest(image=IMAGE)))
+        except EngineError as exc:
+            results.append(exc)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    assert all(not isinstance(r, EngineError) for r in results) and len(results) == 4
+    assert elapsed >= 0.55  # four calls, two at a time, 0.3 s each
+    assert fake.count("POST", "/v1/images/generations") == 4
+
+
+def test_in_flight_bound_refuses_when_no_slot_frees() -> None:
+    bound = http.InFlight("test", 1)
+    with bound.slot(0.1), pytest.raises(EngineError) as info, bound.slot(0.05):
+        pass
+    assert info.value.code == "provider_busy"

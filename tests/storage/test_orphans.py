@@ -1,0 +1,163 @@
+"""`orphan_objects` on its own, on SQLite and PostgreSQL (migrated schema) with the local store:
+recording is idempotent and survives an unreachable database (logged), the sweep deletes what is
+recorded and drops the rows, and never deletes an object a row owns. (S3 refusing the clean-up,
+and the sweep waiting for it, is in tests/faults/test_storage_outage.py.)"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from rekindle.config import Settings
+from rekindle.db import make_engine, make_sessionmaker, session_scope
+from rekindle.migrate import upgrade
+from rekindle.models import OrphanObject, Photo, RestoreAttempt
+from rekindle.runtime import Runtime
+from rekindle.storage import keys
+from rekindle.storage.orphans import forget, remember, remove_orphaned_objects
+from rekindle.users import ensure_user
+from tests.support.services import postgres_database
+from tests.support.stack import free_port
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty database of each kind, with the local folder store."""
+    with postgres_database() if request.param == "postgresql" else nullcontext() as database_url:
+        yield Settings(  # type: ignore[call-arg]
+            _env_file=None, rekindle_data_dir=str(tmp_path), database_url=database_url
+        )
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """A runtime on the migrated database."""
+    upgrade(settings.sqlalchemy_url)
+    built = Runtime(settings)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def _recorded(runtime: Runtime) -> dict[str, str | None]:
+    with runtime.sessions() as session:
+        return {row.key: row.reason for row in session.scalars(select(OrphanObject))}
+
+
+def _photo(owner: str, photo_id: uuid.UUID) -> Photo:
+    return Photo(
+        id=photo_id,
+        owner_id=owner,
+        original_key=keys.original_key(owner, photo_id, "png"),
+        size_bytes=3,
+        mime_type="image/png",
+        checksum_sha256="0" * 64,
+        width=1,
+        height=1,
+    )
+
+
+def _stored(runtime: Runtime, *names: str) -> list[str]:
+    found = [f"users/orphan-test/processed/{uuid.uuid4()}.{name}" for name in names]
+    for key in found:
+        runtime.store.put(key, b"bytes", "application/octet-stream")
+    return found
+
+
+def test_recorded_keys_are_swept(runtime: Runtime) -> None:
+    first, second, third = _stored(runtime, "a", "b", "c")
+    assert remember(runtime.sessions, [first, second, first], "upload failed: storage_unavailable")
+    assert remember(runtime.sessions, [second, third], "restore attempt x failed: timed_out")
+    assert remember(runtime.sessions, [], "nothing")
+    # One row per key; a key recorded again carries the later reason.
+    assert _recorded(runtime) == {
+        first: "upload failed: storage_unavailable",
+        second: "restore attempt x failed: timed_out",
+        third: "restore attempt x failed: timed_out",
+    }
+    # A key about to be written again (an HD retry) is forgotten in the caller's transaction.
+    with session_scope(runtime.sessions) as session:
+        forget(session, [third])
+    assert set(_recorded(runtime)) == {first, second}
+    assert remove_orphaned_objects(runtime) == 2
+    assert _recorded(runtime) == {}
+    assert not runtime.store.exists(first) and not runtime.store.exists(second)
+    assert runtime.store.exists(third)
+    assert remove_orphaned_objects(runtime) == 0  # nothing left: nothing done
+
+
+def test_the_sweep_keeps_an_object_a_row_owns(runtime: Runtime) -> None:
+    owner, photo_id = "orphan-owner", uuid.uuid4()
+    original = keys.original_key(owner, photo_id, "png")
+    runtime.store.put(original, b"png", "image/png")
+    with session_scope(runtime.sessions) as session:
+        ensure_user(session, owner, None, runtime.settings)
+        session.add(_photo(owner, photo_id))
+    # E.g. a late worker recorded a key that a newer try has since stored and recorded.
+    assert remember(runtime.sessions, [original], "animation x (hd=True) swept")
+    assert remove_orphaned_objects(runtime) == 0
+    assert runtime.store.exists(original)
+    assert _recorded(runtime) == {}
+
+
+def test_remember_logs_the_keys_when_the_database_is_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere")
+    try:
+        with caplog.at_level(logging.ERROR, logger="rekindle.storage.orphans"):
+            assert not remember(make_sessionmaker(engine), ["users/u/processed/k.png"], "why")
+    finally:
+        engine.dispose()
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "users/u/processed/k.png" in record.getMessage()
+
+
+def test_the_upgrade_keeps_what_failed_attempts_recorded(settings: Settings) -> None:
+    """Revision 0005 copies the `orphan_keys` that failed attempts kept in their params (the
+    mechanism it replaces) into the table, so the sweep still removes those objects."""
+    upgrade(settings.sqlalchemy_url, "0004")
+    runtime = Runtime(settings)
+    try:
+        owner, photo_id, attempt_id = "migrated", uuid.uuid4(), uuid.uuid4()
+        left = keys.provider_input_key(owner, photo_id, attempt_id)
+        with session_scope(runtime.sessions) as session:
+            ensure_user(session, owner, None, settings)
+            session.add(_photo(owner, photo_id))
+            session.flush()
+            session.add(
+                RestoreAttempt(
+                    id=attempt_id,
+                    photo_id=photo_id,
+                    status="failed",
+                    engine="siliconflow",
+                    params={"orphan_keys": [left]},
+                    photo_status_before="uploaded",
+                )
+            )
+        upgrade(settings.sqlalchemy_url)
+        assert _recorded(runtime) == {left: f"restore attempt {attempt_id} failed"}
+    finally:
+        runtime.close()
+
+
+def test_photo_id_of_reads_every_layout() -> None:
+    photo, attempt = uuid.uuid4(), uuid.uuid4()
+    owner = "auth0|a/b"  # a "/" in the owner id does not confuse it
+    for key in (
+        keys.original_key(owner, photo, "png"),
+        keys.restored_key(owner, photo, attempt),
+        keys.provider_input_key(owner, photo, attempt),
+        keys.thumbnail_key(owner, photo, attempt),
+        *keys.animation_keys(owner, photo, attempt),
+    ):
+        assert keys.photo_id_of(key) == photo, key
+    assert keys.photo_id_of("users/u/processed/not-a-uuid.png") is None
+    assert keys.photo_id_of("elsewhere/x.jpg") is None

@@ -1,0 +1,248 @@
+"""The built-in page in a real browser (Debian's Chromium through Playwright) against `rekindle
+serve`'s embedded stack: sign in, upload real photos, watch them restore through the live stream,
+compare, restore again, animate, download, delete."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.services import shared_photo
+from tests.support.stack import Stack
+from tests.web.conftest import PASSWORD, local_account
+
+PHOTOS = [
+    "real-old/scratch-couple-soldier.png",
+    "real-old/bw-two-people-1919.jpg",
+    "real-old/faded-boy-glasses.png",
+]
+
+
+def sign_in(page: Any, stack: Stack, email: str) -> None:
+    page.goto(stack.base_url + "/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("#view-library:not([hidden])")
+    page.wait_for_function("() => window.__rekindle.live === 'live'", timeout=15_000)
+
+
+def stream_events(page: Any) -> list[dict[str, Any]]:
+    return page.evaluate("window.__rekindle.events")  # type: ignore[no-any-return]
+
+
+def test_sign_in_upload_restore_live_compare_download_delete(
+    web_stack: Stack, browser: Any, tmp_path: Path
+) -> None:
+    email = "reader@example.com"
+    local_account(web_stack, email)
+    files = [shared_photo(name) for name in PHOTOS]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        # A wrong password is refused with the server's message.
+        page.goto(web_stack.base_url + "/")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#signin-error")).to_contain_text("not correct")
+
+        sign_in(page, web_stack, email)
+        assert page.evaluate("sessionStorage.getItem('rekindle.token')")
+
+        # Three real photos at once; each is restored and the page learns it from the stream.
+        page.set_input_files("#file-input", [str(f) for f in files])
+        page.wait_for_function(
+            "() => document.querySelectorAll('#gallery .card[data-status=\"ready\"]').length === 3",
+            timeout=120_000,
+        )
+        events = stream_events(page)
+        completed = {e["photo_id"] for e in events if e["status"] == "completed"}
+        assert len(completed) == 3, events
+        assert page.evaluate("window.__rekindle.polls") == 0  # the stream did it, not polling
+        names = page.locator("#gallery .card-name").all_inner_texts()
+        assert names == [f.name for f in files] or sorted(names) == sorted(f.name for f in files)
+
+        # A rejected upload shows the server's message as written.
+        page.set_input_files(
+            "#file-input",
+            files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}],
+        )
+        rejected = page.locator(".upload[data-state='error'] .upload-message").first
+        rejected.wait_for()
+        server_says = web_stack.client.post(
+            "/api/v1/photos", headers=_bearer(page), files={"file": ("notes.txt", b"hello")}
+        ).json()["error"]["message"]
+        assert rejected.inner_text() == server_says
+
+        # The comparison view: drag, then the keyboard.
+        page.locator("#gallery .card-link").first.click()
+        page.wait_for_selector("#compare[data-mode='compare']")
+        page.wait_for_function("() => document.getElementById('compare-after').complete")
+        handle = page.get_by_role("slider", name=re.compile("Before and after"))
+        box = page.locator("#compare-frame").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5, steps=5)
+        page.mouse.up()
+        assert abs(int(handle.get_attribute("aria-valuenow")) - 20) <= 2
+        handle.focus()
+        page.keyboard.press("End")
+        assert handle.get_attribute("aria-valuenow") == "100"
+        page.keyboard.press("ArrowLeft")
+        assert handle.get_attribute("aria-valuenow") == "98"
+        page.keyboard.press("Home")
+        assert handle.get_attribute("aria-valuenow") == "0"
+
+        # Restore again with another denoise value; the new attempt completes live.
+        before = len(stream_events(page))
+        page.locator("#restore-denoise").fill("0.9")
+        assert page.locator("#restore-denoise-value").inner_text() == "0.90"
+        page.get_by_role("button", name="Restore", exact=True).click()
+        page.wait_for_function(
+            "() => document.querySelectorAll('#attempts .attempt').length === 2 && "
+            "document.querySelector('#attempts .attempt').dataset.status === 'completed'",
+            timeout=60_000,
+        )
+        new_events = stream_events(page)[before:]
+        assert [e["status"] for e in new_events][-1] == "completed"
+        assert "Denoise 0.90" in page.locator("#attempts .attempt").first.inner_text()
+        assert "Denoise 0.50" in page.locator("#attempts .attempt").nth(1).inner_text()
+        # Pick the first attempt as the best one.
+        page.locator("#attempts .attempt").nth(1).get_by_role("button", name="Use this one").click()
+        page.wait_for_selector("#attempts .attempt:nth-child(2) .chosen")
+
+        # Download the restored photo: a JPEG.
+        with page.expect_download() as download_info:
+            page.locator("#download-result").click()
+        saved = tmp_path / "restored.jpg"
+        download_info.value.save_as(saved)
+        assert saved.read_bytes()[:3] == b"\xff\xd8\xff"
+        assert download_info.value.suggested_filename.endswith(".jpg")
+
+        # Delete, after confirming.
+        photo_id = page.url.rsplit("/", 1)[-1]
+        page.get_by_role("button", name="Delete this photograph").click()
+        dialog = page.locator("#confirm-delete")
+        assert dialog.evaluate("d => d.open")
+        dialog.get_by_role("button", name="Keep it").click()
+        assert (
+            web_stack.client.get(f"/api/v1/photos/{photo_id}", headers=_bearer(page)).status_code
+            == 200
+        )
+        page.get_by_role("button", name="Delete this photograph").click()
+        dialog.get_by_role("button", name="Delete", exact=True).click()
+        page.wait_for_selector("#view-library:not([hidden])")
+        page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 2")
+        gone = web_stack.client.get(f"/api/v1/photos/{photo_id}", headers=_bearer(page))
+        assert gone.status_code == 404
+        assert errors == []
+    finally:
+        context.close()
+
+
+def _bearer(page: Any) -> dict[str, str]:
+    return {"Authorization": "Bearer " + page.evaluate("sessionStorage.getItem('rekindle.token')")}
+
+
+def test_the_stream_drops_and_the_page_catches_up(web_stack: Stack, browser: Any) -> None:
+    """When the stream breaks, the page polls, reconnects with a new ticket, and shows the status
+    the photo has now, not the one it had when the stream dropped."""
+    email = "dropper@example.com"
+    local_account(web_stack, email)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, web_stack, email)
+        page.set_input_files("#file-input", [str(shared_photo(PHOTOS[1]))])
+        page.wait_for_selector("#gallery .card[data-status='ready']", timeout=60_000)
+        # Cut the stream off: the open stream drops and every new one fails for a while.
+        page.route("**/api/v1/events?*", lambda route: route.abort())
+        page.evaluate("window.__rekindle.drop()")
+        page.wait_for_function("() => window.__rekindle.live === 'polling'", timeout=10_000)
+        photo_id = page.locator("#gallery .card").first.get_attribute("data-photo-id")
+        assert photo_id
+        events_before = len(stream_events(page))
+        assert web_stack.restore(photo_id, user=_subject(page)).status_code == 202
+        # (the page did not start this restoration: only polling can tell it)
+        # Polling shows the change while the stream is down: the card shows the new result.
+        attempt = web_stack.wait_for_photo(photo_id, ("ready",), user=_subject(page))
+        new_result = attempt["restore_attempts"][0]["id"]
+        page.wait_for_function(
+            "([id, attempt]) => (document.querySelector(`#card-${id} img`).dataset.src || '')"
+            ".includes(attempt)",
+            arg=[photo_id, new_result],
+            timeout=20_000,
+        )
+        assert page.evaluate("window.__rekindle.polls") > 0
+        assert len(stream_events(page)) == events_before
+        # ... and the stream comes back by itself once it can.
+        page.unroute("**/api/v1/events?*")
+        page.wait_for_function("() => window.__rekindle.live === 'live'", timeout=40_000)
+        assert page.locator(f"#card-{photo_id}").get_attribute("data-status") == "ready"
+    finally:
+        context.close()
+
+
+def _subject(page: Any) -> str:
+    return str(
+        page.evaluate(
+            "JSON.parse(atob(sessionStorage.getItem('rekindle.token').split('.')[1]"
+            ".replace(/-/g,'+').replace(/_/g,'/'))).sub"
+        )
+    )
+
+
+def test_animate_and_play(web_stack: Stack, browser: Any) -> None:
+    email = "animator@example.com"
+    user_id = local_account(web_stack, email)
+    photo = web_stack.upload(shared_photo(PHOTOS[0]), user=user_id)
+    web_stack.restore(photo["id"], user=user_id)
+    ready = web_stack.wait_for_photo(photo["id"], ("ready",), user=user_id)
+    if "animation_attempts" not in ready:
+        pytest.skip("this server has no animation API yet (photo body lacks animation_attempts)")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, web_stack, email)
+        page.goto(f"{web_stack.base_url}/#/photos/{photo['id']}")
+        page.wait_for_selector("#animation-panel:not([hidden])")
+        page.get_by_role("button", name="Animate").click()
+        page.wait_for_selector("#animation-video:not([hidden])", timeout=180_000)
+        page.wait_for_function(
+            "() => document.getElementById('animation-video').readyState >= 2", timeout=30_000
+        )
+        assert page.evaluate("document.getElementById('animation-video').duration") > 1
+        statuses = page.locator("#animation-status")
+        assert statuses.is_hidden()
+        download = page.locator("#animation-download")
+        assert (download.get_attribute("href") or "").split("?")[0].endswith(".mp4")
+    finally:
+        context.close()
+
+
+def test_small_screen_has_no_sideways_scrolling(web_stack: Stack, browser: Any) -> None:
+    email = "phone@example.com"
+    local_account(web_stack, email)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    try:
+        sign_in(page, web_stack, email)
+        page.set_input_files("#file-input", [str(shared_photo(PHOTOS[2]))])
+        page.wait_for_selector("#gallery .card[data-status='ready']", timeout=60_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        page.locator("#gallery .card-link").first.click()
+        page.wait_for_selector("#compare[data-mode='compare']")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        assert page.locator("#file-input").get_attribute("accept") == "image/*"
+    finally:
+        context.close()
