@@ -124,7 +124,9 @@ def test_readyz_fails_when_redis_is_down(tmp_path: Path) -> None:
         for response in (
             client.post("/api/v1/events/ticket"),
             client.get("/api/v1/events"),
-            client.get("/api/v1/events", params={"ticket": "x" * 43}, headers={"Authorization": ""}),
+            client.get(
+                "/api/v1/events", params={"ticket": "x" * 43}, headers={"Authorization": ""}
+            ),
         ):
             assert response.status_code == 503, response.text
             assert response.json()["error"]["code"] == "events_unavailable"
