@@ -521,22 +521,32 @@ function removeFromGallery(id) {
 // ---------------------------------------------------------------------------------------------
 // Keeping photos fresh: the live stream first, polling while it is down
 
-const refreshSeq = new Map();
+const refreshes = new Map(); // id -> { seq, promise } of the newest refreshPhoto(id)
 
-async function refreshPhoto(id) {
-  const seq = (refreshSeq.get(id) || 0) + 1;
-  refreshSeq.set(id, seq);
+// Fetches the photo and re-renders what shows it; resolves to the photo, or null when it is gone
+// or could not be read. Overlapping refreshes of one photo all resolve to the newest one's answer:
+// an older one never renders stale data, and its caller never takes "superseded" for "gone".
+function refreshPhoto(id) {
+  const seq = (refreshes.get(id)?.seq || 0) + 1;
+  const promise = fetchAndRenderPhoto(id, seq);
+  refreshes.set(id, { seq, promise });
+  return promise;
+}
+
+async function fetchAndRenderPhoto(id, seq) {
+  const newer = () => (refreshes.get(id).seq !== seq ? refreshes.get(id).promise : null);
   let photo;
   try {
     photo = await api("GET", `/photos/${id}`);
   } catch (err) {
+    if (newer()) return newer();
     if (err.status === 404) {
       removeFromGallery(id);
       if (state.current && state.current.id === id) location.hash = "#/";
     }
     return null;
   }
-  if (refreshSeq.get(id) !== seq) return null; // a newer refresh is on its way
+  if (newer()) return newer();
   const before = state.photos.get(id);
   state.photos.set(id, photo);
   if (!$(`card-${id}`) && state.galleryLoaded && !before) addToGallery(photo, true);
@@ -715,11 +725,10 @@ async function openPhoto(id) {
   }
   loadEngines();
   const photo = await refreshPhoto(id);
+  if (!location.hash.endsWith(id)) return; // the person went elsewhere meanwhile
   if (!photo) {
-    if (location.hash.endsWith(id)) {
-      toast("That photograph is not here any more.", "error");
-      location.hash = "#/";
-    }
+    toast("That photograph is not here any more.", "error");
+    location.hash = "#/";
     return;
   }
   state.current = photo;
