@@ -35,11 +35,16 @@ def admin() -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def bus(admin: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisBus]:
-    # A name of this test's own: other buses on this Redis (other tests, other runs) are not counted.
-    monkeypatch.setattr(hub_module, "CLIENT_NAME", f"rekindle-events-{uuid.uuid4().hex[:8]}")
+    _name_this_tests_hub(monkeypatch)
     bus = RedisBus(redis_url())
     yield bus
     bus.close()
+
+
+def _name_this_tests_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub connection name of this test's own, so that other buses on this Redis (other tests,
+    a stack still shutting down, other runs) are not counted."""
+    monkeypatch.setattr(hub_module, "CLIENT_NAME", f"rekindle-events-{uuid.uuid4().hex[:8]}")
 
 
 def _run(scenario: Coroutine[Any, Any, None]) -> None:
@@ -191,7 +196,10 @@ def test_a_slow_stream_is_ended_alone_and_replays_on_reconnect(
     _run(scenario())
 
 
-def test_closing_the_bus_ends_streams_on_other_threads(admin: redis.Redis) -> None:
+def test_closing_the_bus_ends_streams_on_other_threads(
+    admin: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _name_this_tests_hub(monkeypatch)
     bus = RedisBus(redis_url())
     subscribed = threading.Event()
     ended: list[list[str]] = []
