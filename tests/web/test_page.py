@@ -31,6 +31,16 @@ def sign_in(page: Any, stack: Stack, email: str) -> None:
     page.wait_for_function("() => window.__rekindle.live === 'live'", timeout=15_000)
 
 
+def restored_photo(stack: Stack, email: str, name: str) -> tuple[str, dict[str, Any]]:
+    """A new local account with one shared photo uploaded and restored through the API; returns
+    (user id, the upload's photo body)."""
+    user_id = local_account(stack, email)
+    photo = stack.upload(shared_photo(name), user=user_id)
+    stack.restore(photo["id"], user=user_id)
+    stack.wait_for_photo(photo["id"], ("ready",), user=user_id)
+    return user_id, photo
+
+
 def stream_events(page: Any) -> list[dict[str, Any]]:
     return page.evaluate("window.__rekindle.events")  # type: ignore[no-any-return]
 
@@ -154,10 +164,7 @@ def test_photo_view_opens_when_a_live_update_overtakes_its_first_fetch(
     """A live event for the photo being opened starts a second fetch that answers first: the view
     still opens (it once read the overtaken fetch as "photo deleted" and went back to the list)."""
     email = "overtaken@example.com"
-    user_id = local_account(web_stack, email)
-    photo = web_stack.upload(shared_photo(PHOTOS[1]), user=user_id)
-    web_stack.restore(photo["id"], user=user_id)
-    web_stack.wait_for_photo(photo["id"], ("ready",), user=user_id)
+    user_id, photo = restored_photo(web_stack, email, PHOTOS[1])
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     held: list[Any] = []
@@ -244,10 +251,7 @@ def _subject(page: Any) -> str:
 
 def test_animate_and_play(web_stack: Stack, browser: Any) -> None:
     email = "animator@example.com"
-    user_id = local_account(web_stack, email)
-    photo = web_stack.upload(shared_photo(PHOTOS[0]), user=user_id)
-    web_stack.restore(photo["id"], user=user_id)
-    web_stack.wait_for_photo(photo["id"], ("ready",), user=user_id)
+    _, photo = restored_photo(web_stack, email, PHOTOS[0])
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
