@@ -197,6 +197,52 @@ def test_photo_view_opens_when_a_live_update_overtakes_its_first_fetch(
         context.close()
 
 
+def test_a_photo_opened_by_its_link_is_in_the_gallery_afterwards(
+    web_stack: Stack, browser: Any
+) -> None:
+    """Reloading on a photo's address reads that photo before the gallery: going back to the
+    gallery must still show its card (it once counted as already shown, and was left out)."""
+    email = "bookmark@example.com"
+    _, photo = restored_photo(web_stack, email, PHOTOS[2])
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, web_stack, email)
+        page.goto(f"{web_stack.base_url}/#/photos/{photo['id']}")
+        page.reload()
+        page.wait_for_selector("#compare[data-mode='compare']")
+        page.get_by_role("link", name="All photographs").click()
+        page.wait_for_selector(f"#card-{photo['id']}[data-status='ready']")
+        assert page.locator("#gallery-empty").is_hidden()
+    finally:
+        context.close()
+
+
+def test_signing_in_again_after_the_session_ended_shows_the_gallery(
+    web_stack: Stack, browser: Any
+) -> None:
+    """A token the server refuses (expired, revoked) ends the session; signing in again shows the
+    photos, not "No photographs yet" (the refused gallery read once stopped further pages)."""
+    email = "expired@example.com"
+    _, photo = restored_photo(web_stack, email, PHOTOS[1])
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, web_stack, email)
+        page.wait_for_selector(f"#card-{photo['id']}")
+        page.evaluate("sessionStorage.setItem('rekindle.token', 'no.longer.valid')")
+        page.reload()
+        expect(page.locator("#signin-error")).to_contain_text("session has ended")
+        # Sign in on the same page (no reload: the page's state is what is under test).
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_selector(f"#card-{photo['id']}[data-status='ready']")
+        assert page.locator("#gallery-empty").is_hidden()
+    finally:
+        context.close()
+
+
 def _bearer(page: Any) -> dict[str, str]:
     return {"Authorization": "Bearer " + page.evaluate("sessionStorage.getItem('rekindle.token')")}
 

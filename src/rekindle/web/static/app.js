@@ -26,6 +26,9 @@ const state = {
   current: null, // full photo shown in the photo view
   compareAttemptId: null,
   animationsAvailable: true,
+  session: 0, // bumped at sign-out: answers to an earlier session's requests are dropped
+  deleted: new Set(), // ids deleted here: a read that was in flight must not bring a card back
+  sending: new Set(), // "restore:{id}", "animate:{id}" while that request is in flight
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -198,6 +201,8 @@ function signOut(message) {
   state.cursor = null;
   state.more = true;
   state.galleryLoaded = false;
+  state.current = null;
+  state.session += 1;
   $("gallery").replaceChildren();
   $("uploads").replaceChildren();
   showSignIn(message);
@@ -412,27 +417,33 @@ function setupDropzone() {
 // Gallery: newest first, endless scrolling over the cursor API
 
 async function loadGalleryPage() {
-  if (state.loadingPage || !state.more) return;
+  if (state.loadingPage || !state.more || !state.token) return;
+  const session = state.session;
   state.loadingPage = true;
   $("gallery-loading").hidden = false;
+  let page = null;
   try {
     const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (state.cursor) query.set("cursor", state.cursor);
-    const page = await api("GET", `/photos?${query}`);
-    for (const photo of page.items) addToGallery(photo, false);
-    state.cursor = page.next_cursor;
-    state.more = Boolean(page.next_cursor);
-    state.galleryLoaded = true;
+    page = await api("GET", `/photos?${query}`);
   } catch (err) {
-    if (err.status !== 401) toast(err.message, "error");
-    state.more = false;
-  } finally {
-    state.loadingPage = false;
-    $("gallery-loading").hidden = true;
-    $("gallery-empty").hidden = state.order.length > 0;
+    if (err.status !== 401 && session === state.session) toast(err.message, "error");
   }
+  state.loadingPage = false;
+  $("gallery-loading").hidden = true;
+  if (session !== state.session) {
+    // Signed out (and perhaps in again) meanwhile: that page was the old session's.
+    if (state.token) loadGalleryPage();
+    return;
+  }
+  if (!page) return; // the sentinel coming into view again retries
+  for (const photo of page.items) addToGallery(photo, false);
+  state.cursor = page.next_cursor;
+  state.more = Boolean(page.next_cursor);
+  state.galleryLoaded = true;
+  $("gallery-empty").hidden = state.order.length > 0;
   // Keep loading while the sentinel is still on screen (tall screens, small pages).
-  if (state.more && sentinelVisible()) loadGalleryPage();
+  if (state.more && !$("view-library").hidden && sentinelVisible()) loadGalleryPage();
 }
 
 function sentinelVisible() {
@@ -446,7 +457,8 @@ function cardImage(photo) {
 }
 
 function addToGallery(photo, atTop) {
-  const known = state.photos.has(photo.id);
+  const known = state.order.includes(photo.id); // cached is not enough: a viewed photo may be cached
+  if (state.deleted.has(photo.id)) return;
   state.photos.set(photo.id, { ...(state.photos.get(photo.id) || {}), ...photo });
   if (known) return renderCard(photo.id);
   if (atTop) state.order.unshift(photo.id);
@@ -511,6 +523,7 @@ function setPhotoStatus(id, status) {
 }
 
 function removeFromGallery(id) {
+  state.deleted.add(id);
   state.photos.delete(id);
   state.order = state.order.filter((other) => other !== id);
   const card = $(`card-${id}`);
@@ -523,8 +536,8 @@ function removeFromGallery(id) {
 
 const refreshes = new Map(); // id -> { seq, promise } of the newest refreshPhoto(id)
 
-// Fetches the photo and re-renders what shows it; resolves to the photo, or null when it is gone
-// or could not be read. Overlapping refreshes of one photo all resolve to the newest one's answer:
+// Fetches the photo and re-renders what shows it; resolves to the photo, null when it is gone
+// (404), or undefined when it could not be read (network, 5xx, signed out). Overlapping refreshes of one photo all resolve to the newest one's answer:
 // an older one never renders stale data, and its caller never takes "superseded" for "gone".
 function refreshPhoto(id) {
   const seq = (refreshes.get(id)?.seq || 0) + 1;
@@ -540,16 +553,16 @@ async function fetchAndRenderPhoto(id, seq) {
     photo = await api("GET", `/photos/${id}`);
   } catch (err) {
     if (newer()) return newer();
-    if (err.status === 404) {
-      removeFromGallery(id);
-      if (state.current && state.current.id === id) location.hash = "#/";
-    }
+    if (err.status !== 404) return undefined;
+    removeFromGallery(id);
+    if (state.current && state.current.id === id) location.hash = "#/";
     return null;
   }
   if (newer()) return newer();
+  if (state.deleted.has(id)) return null;
   const before = state.photos.get(id);
   state.photos.set(id, photo);
-  if (!$(`card-${id}`) && state.galleryLoaded && !before) addToGallery(photo, true);
+  if (state.galleryLoaded && !state.order.includes(id)) addToGallery(photo, true);
   renderCard(id);
   if (before && before.status === "processing" && photo.status !== "processing") {
     const latest = photo.restore_attempts && photo.restore_attempts[0];
@@ -571,7 +584,7 @@ async function refreshNewest() {
     return;
   }
   for (const photo of [...page.items].reverse()) {
-    if (!state.photos.has(photo.id)) {
+    if (!state.order.includes(photo.id)) {
       addToGallery(photo, true);
       continue;
     }
@@ -602,6 +615,7 @@ class Live {
     this.reconnectTimer = null;
     this.pollTimer = null;
     this.stopped = true;
+    this.generation = 0; // bumped by stop(): a connect() begun before it ends when it resumes
   }
 
   setState(name) {
@@ -620,6 +634,7 @@ class Live {
 
   stop() {
     this.stopped = true;
+    this.generation += 1;
     clearTimeout(this.reconnectTimer);
     this.stopPolling();
     if (this.source) this.source.close();
@@ -629,14 +644,16 @@ class Live {
 
   async connect() {
     if (this.stopped) return;
+    const generation = this.generation;
     this.setState(this.lastEventId ? "reconnecting" : "connecting");
     let ticket;
     try {
       ticket = (await api("POST", "/events/ticket")).ticket;
     } catch {
-      return this.dropped();
+      if (generation === this.generation) this.dropped();
+      return;
     }
-    if (this.stopped) return;
+    if (this.stopped || generation !== this.generation) return;
     const query = new URLSearchParams({ ticket });
     if (this.lastEventId) query.set("last_event_id", this.lastEventId);
     const source = new EventSource(`${API}/events?${query}`);
@@ -718,6 +735,7 @@ function onAttemptEvent(data) {
 
 async function openPhoto(id) {
   if (!state.current || state.current.id !== id) {
+    state.current = null; // until this one is here, nothing renders or acts on the previous one
     state.compareAttemptId = null;
     $("photo-title").textContent = "Loading…";
     $("attempts").replaceChildren();
@@ -726,6 +744,13 @@ async function openPhoto(id) {
   loadEngines();
   const photo = await refreshPhoto(id);
   if (!location.hash.endsWith(id)) return; // the person went elsewhere meanwhile
+  if (photo === undefined) {
+    if (state.token) {
+      $("photo-title").textContent = "This photograph could not be loaded.";
+      toast("This photograph could not be loaded. Please try again.", "error");
+    }
+    return;
+  }
   if (!photo) {
     toast("That photograph is not here any more.", "error");
     location.hash = "#/";
@@ -799,7 +824,7 @@ function renderPhoto(photo) {
   if (attempt && attempt.result_url) result.href = attempt.result_url;
 
   // Restore form
-  $("restore-btn").disabled = working;
+  $("restore-btn").disabled = working || state.sending.has(`restore:${photo.id}`);
   $("restore-btn").textContent = working ? "Restoring…" : "Restore";
 
   renderAttempts(photo);
@@ -893,12 +918,14 @@ function compareWith(attemptId) {
 }
 
 async function chooseAttempt(attemptId) {
+  const shown = state.current;
   try {
-    const photo = await api("POST", `/photos/${state.current.id}/selected-restore`, { json: { attempt_id: attemptId } });
-    state.compareAttemptId = attemptId;
-    const merged = { ...state.current, ...photo };
+    const photo = await api("POST", `/photos/${shown.id}/selected-restore`, { json: { attempt_id: attemptId } });
+    const merged = { ...(state.photos.get(shown.id) || shown), ...photo };
     state.photos.set(merged.id, merged);
     renderCard(merged.id);
+    if (!state.current || state.current.id !== shown.id) return; // the person moved on
+    state.compareAttemptId = attemptId;
     renderPhoto(merged);
     announce("This attempt is now the chosen restoration.");
   } catch (err) {
@@ -919,18 +946,27 @@ async function restoreAgain(event) {
     colorize: $("restore-colorize").checked,
     ...(prompt ? { prompt } : {}),
   };
+  // Renders while the request is out (live events, polling) must not re-enable the button.
+  const sending = `restore:${photo.id}`;
+  state.sending.add(sending);
   $("restore-btn").disabled = true;
+  const stillShown = () => state.current && state.current.id === photo.id;
   try {
     await api("POST", `/photos/${photo.id}/restore`, { json: body });
-    state.compareAttemptId = null;
-    setPhotoStatus(photo.id, "processing");
-    await refreshPhoto(photo.id);
-    announce("Restoring with the new settings.");
   } catch (err) {
-    error.textContent = err.message;
-    error.hidden = false;
-    $("restore-btn").disabled = false;
+    if (stillShown()) {
+      error.textContent = err.message;
+      error.hidden = false;
+    }
+    return;
+  } finally {
+    state.sending.delete(sending);
+    if (stillShown()) $("restore-btn").disabled = state.current.status === "processing";
   }
+  if (stillShown()) state.compareAttemptId = null;
+  setPhotoStatus(photo.id, "processing");
+  await refreshPhoto(photo.id);
+  announce("Restoring with the new settings.");
 }
 
 // Animation (hidden when the server has no animation API)
@@ -951,7 +987,7 @@ function renderAnimation(photo) {
   const download = $("animation-download");
   const button = $("animate-btn");
   const busy = latest && (latest.status === "pending" || latest.status === "processing");
-  button.disabled = Boolean(busy) || photo.status !== "ready";
+  button.disabled = Boolean(busy) || photo.status !== "ready" || state.sending.has(`animate:${photo.id}`);
   button.textContent = latest ? "Animate again" : "Animate";
   const done = attempts.find((a) => a.status === "completed" && (a.result_url || a.preview_url));
   if (done) {
@@ -971,30 +1007,43 @@ function renderAnimation(photo) {
   // Animations take a while; their events may come from a worker that does not publish them yet,
   // so the open photo is also re-read every few seconds until its animation has finished.
   clearTimeout(animationWatch);
-  if (busy) animationWatch = setTimeout(() => state.current && refreshPhoto(state.current.id), POLL_MS);
+  if (busy) animationWatch = setTimeout(watchAnimation, POLL_MS);
   status.hidden = !(busy || (latest && latest.status === "failed"));
   if (busy) status.textContent = latest.status === "pending" ? "Queued for animation…" : "Animating… this takes a little while.";
   else if (latest && latest.status === "failed") status.textContent = latest.error ? latest.error.message : "The animation failed.";
 }
 
+async function watchAnimation() {
+  const id = state.current && state.current.id;
+  if (!id) return;
+  const photo = await refreshPhoto(id);
+  // A failed read renders nothing, so re-arm the watch from what is shown.
+  if (photo === undefined && state.current && state.current.id === id) renderAnimation(state.current);
+}
+
 async function animate() {
   const photo = state.current;
   if (!photo) return;
+  const sending = `animate:${photo.id}`;
+  state.sending.add(sending);
   $("animate-btn").disabled = true;
   try {
     await api("POST", `/photos/${photo.id}/animate`, { json: {} });
-    await refreshPhoto(photo.id);
-    announce("Animating.");
   } catch (err) {
     if (err.status === 404 && err.code !== "photo_not_found") {
       state.animationsAvailable = false;
       $("animation-panel").hidden = true;
       toast("Animation is not available on this server.");
-      return;
+    } else {
+      toast(err.message, "error");
     }
-    toast(err.message, "error");
-    $("animate-btn").disabled = false;
+    return;
+  } finally {
+    state.sending.delete(sending);
+    if (state.current && state.current.id === photo.id) renderAnimation(state.current);
   }
+  await refreshPhoto(photo.id);
+  announce("Animating.");
 }
 
 // Delete with confirmation
