@@ -21,11 +21,11 @@ log = logging.getLogger(__name__)
 RECENT_ENTRIES = 10
 
 
-def get_user(session: Session, user_id: str) -> User:
-    """The user, read fresh from the database. Raises NotFound (`user_not_found`)."""
-    user = session.scalars(
-        select(User).where(User.id == user_id).execution_options(populate_existing=True)
-    ).one_or_none()
+def get_user(session: Session, user_id: str, *, lock: bool = False) -> User:
+    """The user, read fresh from the database; with `lock`, its row is locked (FOR UPDATE) until
+    the transaction ends. Raises NotFound (`user_not_found`)."""
+    query = select(User).where(User.id == user_id).execution_options(populate_existing=True)
+    user = session.scalars(query.with_for_update() if lock else query).one_or_none()
     if user is None:
         raise NotFound("No such user.", code="user_not_found")
     return user
@@ -73,7 +73,9 @@ def delete_account(session: Session, store: ObjectStore, user_id: str) -> None:
     so no object is ever left without the row that points at it. Raises NotFound (`user_not_found`).
     A restoration still running finds its attempt gone and removes what it stores.
     """
-    get_user(session, user_id)
+    # The user row first, as every transaction that touches both (docs/credits.md): no deadlock
+    # with a restore being accepted, and none is accepted while the keys are collected.
+    get_user(session, user_id, lock=True)
     photos = list(session.scalars(select(Photo).where(Photo.owner_id == user_id)))
     keys = [key for photo in photos for key in photo_object_keys(photo)]
     try:

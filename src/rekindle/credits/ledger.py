@@ -9,8 +9,8 @@ and the balance is untouched. The conditional UPDATE takes the row lock (Postgre
 SQLite's write lock, so concurrent charges can never take the balance below zero; a CHECK
 constraint on `users.credit_balance` backs this up.
 
-Lock order: a request that touches a photo locks the photo row before the user row (see
-docs/credits.md), so restores, failures and account deletion cannot deadlock each other.
+Lock order: a transaction that touches a photo and its owner locks the user row before the photo
+row (see docs/credits.md), so restores, failures and account deletion cannot deadlock each other.
 
 Units: every amount is a whole number of credits.
 """

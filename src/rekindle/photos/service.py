@@ -14,10 +14,10 @@ from rekindle.config import Settings
 from rekindle.credits.ledger import charge, charge_reference
 from rekindle.db import utcnow
 from rekindle.engines.registry import available_restoration_engines
-from rekindle.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from rekindle.errors import AppError, BadRequest, Conflict, NotFound, ServiceUnavailable
 from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.imaging.validate import inspect_image
-from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt
+from rekindle.models import AnimationAttempt, AttemptStatus, Photo, PhotoStatus, RestoreAttempt
 from rekindle.pagination import decode_cursor, encode_cursor
 from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.uploads import ReceivedFile
@@ -167,6 +167,16 @@ def delete_photo(session: Session, store: ObjectStore, owner_id: str, photo_id: 
     worker when it finds its attempt gone.
     """
     photo = get_photo(session, owner_id, photo_id)
+    # Lock the attempts, read fresh, before collecting keys (PostgreSQL; SQLite's write lock does
+    # the same): a worker recording a result either committed first and its keys are read here, or
+    # waits, finds its attempt gone, and removes what it stored.
+    for attempts in (RestoreAttempt, AnimationAttempt):
+        session.scalars(
+            select(attempts)
+            .where(attempts.photo_id == photo_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
     try:
         store.delete_many(photo_object_keys(photo))
     except StorageError as exc:
@@ -190,6 +200,39 @@ def resolve_engine(settings: Settings, requested: str | None) -> str:
     return name
 
 
+def _not_restorable(status: str | None) -> AppError:
+    if status is None:
+        return NotFound("No such photo.", code="photo_not_found")
+    if status == PhotoStatus.PROCESSING:
+        return Conflict(
+            "A restoration of this photo is already running.", code="restore_in_progress"
+        )
+    return Conflict(f"A photo that is {status} cannot be restored.", code="photo_not_restorable")
+
+
+def _switch_to_processing(session: Session, owner_id: str, photo_id: uuid.UUID, seen: str) -> str:
+    """Switch the photo from `seen` (its status as last read) to processing with one conditional
+    UPDATE, and return the status it had: a failed attempt puts that status back. The UPDATE is
+    conditional on exactly that status, not on any restorable one, so what is put back is never
+    a stale read (a `processing` read just before another attempt ended would later be "restored"
+    and leave the photo stuck in processing). When a restoration ending elsewhere moved the status
+    on meanwhile, it is read again and tried again. Raises Conflict or NotFound."""
+    status: str | None = seen
+    for _ in range(3):
+        if status not in RESTORABLE:
+            break
+        switched = session.execute(
+            update(Photo)
+            .where(Photo.id == photo_id, Photo.owner_id == owner_id, Photo.status == status)
+            .values(status=PhotoStatus.PROCESSING, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if switched:
+            return status
+        status = session.scalar(select(Photo.status).where(Photo.id == photo_id))
+    raise _not_restorable(status)
+
+
 def request_restore(
     session: Session,
     settings: Settings,
@@ -209,7 +252,8 @@ def request_restore(
     """
     engine = resolve_engine(settings, options.engine)
     photo = get_photo(session, owner_id, photo_id)
-    before = photo.status
+    if photo.status not in RESTORABLE:
+        raise _not_restorable(photo.status)
     # The charge comes first: the user row is locked before the photo row (docs/credits.md).
     attempt_id = uuid.uuid4()
     price = settings.price_restore
@@ -221,21 +265,7 @@ def request_restore(
             reference=charge_reference(attempt_id),
             reason=f"Restoration of photo {photo_id}",
         )
-    switched = session.execute(
-        update(Photo)
-        .where(Photo.id == photo_id, Photo.owner_id == owner_id, Photo.status.in_(RESTORABLE))
-        .values(status=PhotoStatus.PROCESSING, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    if not switched:
-        session.refresh(photo)
-        if photo.status == PhotoStatus.PROCESSING:
-            raise Conflict(
-                "A restoration of this photo is already running.", code="restore_in_progress"
-            )
-        raise Conflict(
-            f"A photo that is {photo.status} cannot be restored.", code="photo_not_restorable"
-        )
+    before = _switch_to_processing(session, owner_id, photo_id, photo.status)
     params: dict[str, Any] = options.model_dump(exclude={"engine"}, exclude_none=True)
     attempt = RestoreAttempt(
         id=attempt_id,

@@ -50,11 +50,12 @@ def restore_upload(
         attempt = service.request_restore(
             session, runtime.settings, user.id, photo.id, RestoreOptions(denoise=denoise)
         )
-    except AppError as exc:
+    except Exception as exc:  # a refusal (402, 409) or the database failing: the row goes
         session.rollback()
         # Best effort: a storage outage here must not hide the refusal (e.g. 402) from the user.
+        code = exc.code if isinstance(exc, AppError) else type(exc).__name__
         service.discard_new_photo_objects(
-            runtime.store, runtime.sessions, photo, reason=f"upload refused: {exc.code}"
+            runtime.store, runtime.sessions, photo, reason=f"upload refused: {code}"
         )
         raise
     service.commit_new_photo(session, runtime.store, runtime.sessions, photo)

@@ -41,16 +41,22 @@ class LocalStore:
         return path
 
     def _write(self, key: str, write: object) -> None:
+        """Raises StorageError when the file system refuses (disk full, a file in the way)."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write to a temporary file and rename: a reader never sees half an object.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write to a temporary file and rename: a reader never sees half an object.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise StorageError(f"local put {key}: {exc}") from exc
         try:
             with os.fdopen(fd, "wb") as out:
                 write(out)  # type: ignore[operator]
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StorageError(f"local put {key}: {exc}") from exc
             raise
 
     def put(self, key: str, data: bytes, content_type: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -69,7 +70,11 @@ class S3Store:
             self.client.upload_file(
                 str(path), self.bucket, key, ExtraArgs={"ContentType": content_type}
             )
-        except (BotoCoreError, ClientError) as exc:
+        except (
+            BotoCoreError,
+            ClientError,
+            S3UploadFailedError,
+        ) as exc:  # the last wraps S3's refusals
             raise StorageError(f"S3 upload {key}: {exc}") from exc
 
     def get(self, key: str) -> bytes:
