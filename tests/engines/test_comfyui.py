@@ -180,6 +180,9 @@ def test_old_server_that_ignores_our_prompt_id_is_refused(fake: FakeComfyUI) -> 
         make_engine(fake.url).restore(RestoreRequest(image=IMAGE))
     assert info.value.code == "provider_bad_result"
     assert "prompt_id" in (info.value.detail or "")
+    # The prompt it queued under its own id is taken off the queue (or interrupted) again.
+    [theirs] = fake.prompts
+    assert theirs in fake.deleted or theirs in fake.interrupted
 
 
 def test_a_configured_workflow_file_is_used(fake: FakeComfyUI, tmp_path: Path) -> None:

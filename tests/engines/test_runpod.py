@@ -103,12 +103,14 @@ def test_url_and_legacy_outputs(fake: FakeRunPod, mode: str) -> None:
 )
 def test_jobs_ending_badly(fake: FakeRunPod, final: str, code: str, message: str) -> None:
     fake.final = final
+    fake.error_details = ["Node 4 (CheckpointLoaderSimple): ckpt_name not in list"]
     with pytest.raises(EngineError) as info:
         make_engine(fake).restore(RestoreRequest(image=IMAGE))
     assert (info.value.code, info.value.message) == (code, message)
     assert final in (info.value.detail or "")
     if final == "FAILED":
         assert "Workflow validation failed" in (info.value.detail or "")
+        assert "ckpt_name not in list" in (info.value.detail or "")
     assert fake.count("POST", "/v2/ep-restore/run") == 1  # fail fast: no retry
 
 
@@ -172,6 +174,7 @@ def test_malformed_status_is_a_bad_result(fake: FakeRunPod) -> None:
     with pytest.raises(EngineError) as info:
         make_engine(fake).restore(RestoreRequest(image=IMAGE))
     assert info.value.code == "provider_bad_result"
+    assert fake.cancelled == list(fake.jobs)  # we stopped following it: it must not run on
 
 
 @pytest.mark.parametrize(

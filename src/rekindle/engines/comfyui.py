@@ -243,6 +243,7 @@ class ComfyUIEngine:
             raise http.error_for_status(PROVIDER, response)
         body = http.json_body(PROVIDER, response)
         if isinstance(body, dict) and body.get("prompt_id") not in (None, prompt_id):
+            self._abort(str(body["prompt_id"]))  # queued already: it must not run for nothing
             raise http.engine_error(
                 PROVIDER_BAD_RESULT,
                 f"{PROVIDER}: server ignored our prompt_id (got {body.get('prompt_id')}); "
@@ -294,13 +295,23 @@ class ComfyUIEngine:
             return None
 
     def _wait(self, ws: ClientConnection | None, prompt_id: str, deadline: float) -> dict[str, Any]:
-        """Follow our prompt until it finishes; return its `/history` entry. Raises EngineError."""
+        """Follow our prompt until it finishes; return its `/history` entry. Raises EngineError,
+        after interrupting (or dropping) the prompt: we stop following it, so it must not go on
+        holding the GPU."""
+        try:
+            return self._follow(ws, prompt_id, deadline)
+        except EngineError:
+            self._abort(prompt_id)
+            raise
+
+    def _follow(
+        self, ws: ClientConnection | None, prompt_id: str, deadline: float
+    ) -> dict[str, Any]:
         last_progress = time.monotonic()
         missing = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._abort(prompt_id)
                 raise http.engine_error(
                     PROVIDER_TIMEOUT, f"{PROVIDER}: prompt {prompt_id} not done in {self.timeout}s"
                 )
@@ -357,7 +368,8 @@ class ComfyUIEngine:
         return kind == "executing" and data.get("node") is None
 
     def _finished_entry(self, prompt_id: str, deadline: float) -> dict[str, Any]:
-        """The history entry right after the socket said "done" (ComfyUI writes it just before)."""
+        """The history entry once the socket said "done": ComfyUI sends `execution_success` before
+        it writes the entry, so it may take a moment to appear."""
         while True:
             entry = self._history_entry(prompt_id, deadline)
             if entry is not None and _entry_finished(entry, prompt_id):

@@ -177,9 +177,9 @@ class RunPodClient:
                 )
             try:
                 body = self.status(job_id, remaining)
-            except EngineError as exc:
-                if exc.code == PROVIDER_TIMEOUT[0]:
-                    self.cancel(job_id)
+            except EngineError:
+                # We stop following the job (fail fast), so it must not go on running and billing.
+                self.cancel(job_id)
                 raise
             state = str(body.get("status", ""))
             if state in FINAL_STATES:
@@ -204,7 +204,14 @@ class RunPodClient:
                 delay_ms=_int(body.get("delayTime")),
                 execution_ms=_int(body.get("executionTime")),
             )
-        detail = f"{self.provider}: job {job_id} {state}" + (f": {error}" if error else "")
+        # runpod-python moves a handler's `error` to the top and keeps the rest (worker-comfyui's
+        # `details`: which node failed, and why) as `output`.
+        details = output.get("details") if isinstance(output, dict) else None
+        detail = (
+            f"{self.provider}: job {job_id} {state}"
+            + (f": {error}" if error else "")
+            + (f" {details}" if details else "")
+        )
         if state == "TIMED_OUT":
             raise http.engine_error(PROVIDER_TIMEOUT, detail)
         if state == "CANCELLED":

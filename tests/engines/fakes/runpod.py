@@ -35,7 +35,8 @@ class FakeRunPod(FakeServer):
     - `endpoints`: the endpoint ids that exist.
     - `progress`: states shown before the final one (default IN_QUEUE, IN_PROGRESS).
     - `final`: COMPLETED, FAILED, TIMED_OUT or CANCELLED; `hang`: never final.
-    - `error_text`: the job's `error` when FAILED.
+    - `error_text`: the job's `error` when FAILED; `error_details`: its `output.details` then
+      (runpod-python keeps what the handler returned beside `error` as the job's output).
     - `result`: bytes of the produced file, `result_name`; `output_mode`: "base64", "s3_url",
       "legacy" (4.x `{"message", "status"}`), or a callable(job_input) -> output.
     - `fail_run`: (status, body) for `/run`; `status_delay`: seconds before `/status` answers;
@@ -50,6 +51,7 @@ class FakeRunPod(FakeServer):
         self.error_text = (
             "Workflow validation failed: node 4 (CheckpointLoaderSimple): Value not in list"
         )
+        self.error_details: list[str] | None = None
         self.result: bytes = png_bytes(72, 54)
         self.result_name = "ComfyUI_00001_.png"
         self.output_mode: str | Callable[[dict[str, Any]], Any] = "base64"
@@ -142,6 +144,8 @@ class FakeRunPod(FakeServer):
         job["status"] = self.final
         if self.final == "FAILED":
             job["error"] = self.error_text
+            if self.error_details:
+                job["output"] = {"details": self.error_details}
         elif self.final == "COMPLETED":
             job["output"] = self._output(job["input"])
 

@@ -537,8 +537,9 @@ function removeFromGallery(id) {
 const refreshes = new Map(); // id -> { seq, promise } of the newest refreshPhoto(id)
 
 // Fetches the photo and re-renders what shows it; resolves to the photo, null when it is gone
-// (404), or undefined when it could not be read (network, 5xx, signed out). Overlapping refreshes of one photo all resolve to the newest one's answer:
-// an older one never renders stale data, and its caller never takes "superseded" for "gone".
+// (404), or undefined when it could not be read (network, 5xx, signed out). Overlapping refreshes
+// of one photo all resolve to the newest one's answer: an older one never renders stale data, and
+// its caller never takes "superseded" for "gone".
 function refreshPhoto(id) {
   const seq = (refreshes.get(id)?.seq || 0) + 1;
   const promise = fetchAndRenderPhoto(id, seq);
@@ -953,20 +954,19 @@ async function restoreAgain(event) {
   const stillShown = () => state.current && state.current.id === photo.id;
   try {
     await api("POST", `/photos/${photo.id}/restore`, { json: body });
+    if (stillShown()) state.compareAttemptId = null;
+    setPhotoStatus(photo.id, "processing");
+    await refreshPhoto(photo.id);
+    announce("Restoring with the new settings.");
   } catch (err) {
     if (stillShown()) {
       error.textContent = err.message;
       error.hidden = false;
     }
-    return;
   } finally {
     state.sending.delete(sending);
     if (stillShown()) $("restore-btn").disabled = state.current.status === "processing";
   }
-  if (stillShown()) state.compareAttemptId = null;
-  setPhotoStatus(photo.id, "processing");
-  await refreshPhoto(photo.id);
-  announce("Restoring with the new settings.");
 }
 
 // Animation (hidden when the server has no animation API)
@@ -1029,6 +1029,8 @@ async function animate() {
   $("animate-btn").disabled = true;
   try {
     await api("POST", `/photos/${photo.id}/animate`, { json: {} });
+    await refreshPhoto(photo.id);
+    announce("Animating.");
   } catch (err) {
     if (err.status === 404 && err.code !== "photo_not_found") {
       state.animationsAvailable = false;
@@ -1037,13 +1039,10 @@ async function animate() {
     } else {
       toast(err.message, "error");
     }
-    return;
   } finally {
     state.sending.delete(sending);
     if (state.current && state.current.id === photo.id) renderAnimation(state.current);
   }
-  await refreshPhoto(photo.id);
-  announce("Animating.");
 }
 
 // Delete with confirmation
