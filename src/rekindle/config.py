@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -233,6 +233,25 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_ops_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _identity_provider_is_pinned(self) -> Settings:
+        """An identity provider's tokens must be meant for this API (audience) and, with a JWKS,
+        come from that provider (issuer): without those checks any token the tenant issues (an
+        ID token, an access token for another API) would sign in. Raises ValueError."""
+        if (self.auth_jwks_url or self.auth0_domain or self.auth_hs256_secret) and not (
+            self.auth_audience or self.auth0_audience
+        ):
+            raise ValueError(
+                "an identity provider is configured (AUTH_JWKS_URL, AUTH0_DOMAIN or "
+                "AUTH_HS256_SECRET) but no audience: set AUTH_AUDIENCE (or AUTH0_AUDIENCE) to "
+                "this API's identifier (Supabase: authenticated)"
+            )
+        if self.auth_jwks_url and not (self.auth_issuer or self.auth0_domain):
+            raise ValueError(
+                "AUTH_JWKS_URL is set but no issuer: set AUTH_ISSUER (or AUTH0_DOMAIN)"
+            )
+        return self
 
     @field_validator("credit_packs", mode="before")
     @classmethod

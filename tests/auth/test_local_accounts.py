@@ -94,6 +94,7 @@ def test_with_an_identity_provider_the_page_is_told_to_defer(tmp_path) -> None: 
         rekindle_data_dir=tmp_path,
         auth_hs256_secret="s" * 32,
         auth_issuer="https://abc.supabase.co/auth/v1",
+        auth_audience="authenticated",
     )
     with TestClient(create_app(settings)) as client:
         config = client.get("/api/v1/auth/config").json()

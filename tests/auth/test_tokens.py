@@ -110,6 +110,7 @@ def test_jwks_accepts_rs256_and_es256(keys: dict[str, Any], jwks_url: str, tmp_p
         ("alg none", "invalid_token"),
         ("hs256 with the public key", "invalid_token"),
         ("no subject", "invalid_token"),
+        ("es256 naming the rsa key", "invalid_token"),
         ("garbage", "invalid_token"),
     ],
 )
@@ -133,6 +134,8 @@ def test_jwks_rejects(
         # The classic confusion attack: HMAC keyed with the public key's PEM.
         "hs256 with the public key": lambda: _hs256_with_public_key(rsa_key),
         "no subject": lambda: jwt.encode(_claims(sub=None), rsa_key, "RS256", header),
+        # Key ids are public: an ES256 token naming the RSA key once made PyJWT raise TypeError.
+        "es256 naming the rsa key": lambda: jwt.encode(_claims(), keys["ec"], "ES256", header),
         "garbage": lambda: "not.a.jwt",
     }[case]()
     with pytest.raises(Unauthorized) as caught:
@@ -188,3 +191,24 @@ def test_local_issuer_tokens_round_trip_and_are_scoped(tmp_path: Path) -> None:
     with pytest.raises(Unauthorized) as caught:
         verifier.verify(verifier.issue_local("local-user", None, ttl_seconds=-120))
     assert caught.value.code == "token_expired"
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        {"auth_jwks_url": "https://tenant.example/.well-known/jwks.json", "auth_issuer": ISSUER},
+        {"auth0_domain": "tenant.example"},
+        {"auth_hs256_secret": "s3cret" * 6},
+        {
+            "auth_jwks_url": "https://tenant.example/.well-known/jwks.json",
+            "auth_audience": AUDIENCE,
+        },
+    ],
+    ids=["jwks without audience", "auth0 without audience", "hs256 without audience", "no issuer"],
+)
+def test_an_identity_provider_without_audience_or_issuer_is_refused(
+    provider: dict[str, str], tmp_path: Path
+) -> None:
+    """Without them any token the tenant issues (an ID token, another API's token) would do."""
+    with pytest.raises(ValueError, match=r"AUTH_AUDIENCE|AUTH_ISSUER"):
+        Settings(_env_file=None, rekindle_data_dir=tmp_path, **provider)  # type: ignore[call-arg,arg-type]

@@ -145,7 +145,11 @@ def test_token_create_prints_a_token_the_api_accepts(tmp_path: Path) -> None:
         "create",
         "--user",
         "carol",
-        env={"REKINDLE_DATA_DIR": str(tmp_path), "AUTH_HS256_SECRET": "x" * 32},
+        env={
+            "REKINDLE_DATA_DIR": str(tmp_path),
+            "AUTH_HS256_SECRET": "x" * 32,
+            "AUTH_AUDIENCE": "authenticated",
+        },
     )
     assert refused.returncode != 0 and "identity provider" in refused.stderr
 

@@ -79,6 +79,10 @@ def test_client_address_trusts_forwarded_for_only_from_trusted_proxies() -> None
     # the right-most untrusted hop is the one the proxy saw.
     assert client_address(_request("10.0.0.5", "6.6.6.6, 1.2.3.4, 10.0.0.9"), proxied) == "1.2.3.4"
     assert client_address(_request("8.8.8.8", "1.2.3.4"), proxied) == "8.8.8.8"
+    # Trusting any proxy (`*`) trusts only the hop the proxy in front appended, not the client's.
+    anyone = Settings(_env_file=None, trusted_proxies="*")  # type: ignore[call-arg]
+    assert client_address(_request("10.0.0.5", "6.6.6.6, 1.2.3.4"), anyone) == "1.2.3.4"
+    assert client_address(_request("10.0.0.5"), anyone) == "10.0.0.5"
 
 
 @pytest.fixture(scope="module", params=["embedded", "production"])

@@ -105,6 +105,14 @@ def test_json_bodies_have_their_own_limit(tmp_path: Path) -> None:
         image = small_png(size=(400, 300)) + b"\0" * 8000  # > 4 KB: trailing bytes after IEND
         upload = client.post("/api/v1/photos", files={"file": ("p.png", image, "image/png")})
         assert upload.status_code != 413, upload.text
+        # ... and only uploads: a multipart body elsewhere (the webhook, no token needed) does not
+        # get the upload limit by saying it is one.
+        for path in (
+            "/api/v1/billing/webhook",
+            "/api/v1/photos/3fa85f64-5717-4562-b3fc-2c963f66afa6/restore",
+        ):
+            posing = client.post(path, files={"file": ("p.png", image, "image/png")})
+            assert posing.status_code == 413, (path, posing.text)
 
 
 def test_readyz_fails_when_redis_is_down(tmp_path: Path) -> None:

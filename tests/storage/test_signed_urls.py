@@ -26,6 +26,7 @@ def test_local_signature_checks(tmp_path: Path) -> None:
     assert not store.verify_signature("users/a/x.jpg", past, store.sign("users/a/x.jpg", past))
     other = LocalStore(tmp_path, secret=b"j" * 32, ttl_seconds=60, public_base_url=None)
     assert not other.verify_signature("users/a/x.jpg", future, sig)
+    assert not store.verify_signature("users/a/x.jpg", future, "é" * len(sig))  # not a TypeError
 
 
 def test_local_store_refuses_keys_outside_its_folder(tmp_path: Path) -> None:

@@ -226,9 +226,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+UPLOAD_PATHS = frozenset({"/api/v1/photos", "/api/v1/jobs/upload", "/api/v1/restoration/restore"})
+"""The routes that take a file: the only ones allowed an upload-sized body."""
+
+
 class RequestBodyLimit:
-    """413 for bodies over their limit: `upload_bytes` for multipart uploads, `other_bytes` for
-    every other body (JSON, webhooks). Counting is streamed (see `BodySizeLimit`)."""
+    """413 for bodies over their limit: `upload_bytes` for multipart uploads to `UPLOAD_PATHS`,
+    `other_bytes` for every other body (JSON, webhooks). The route decides, not the client's
+    `Content-Type`: any route's body is read whole before its handler runs. Counting is streamed
+    (see `BodySizeLimit`)."""
 
     def __init__(self, app: ASGIApp, *, upload_bytes: int, other_bytes: int, upload_message: str):
         self.app = app
@@ -254,7 +260,7 @@ class RequestBodyLimit:
             if name == b"content-type":
                 content_type = value.lower()
                 break
-        if content_type.startswith(b"multipart/"):
+        if content_type.startswith(b"multipart/") and scope.get("path") in UPLOAD_PATHS:
             await self.uploads(scope, receive, send)
         else:
             await self.others(scope, receive, send)

@@ -168,7 +168,8 @@ def _trusted(peer: str, proxies: list[str]) -> bool:
 
 def client_address(request: Request, settings: Settings) -> str:
     """The client's address: the TCP peer, or, when the peer is a trusted proxy
-    (`TRUSTED_PROXIES`), the right-most `X-Forwarded-For` entry that is not itself trusted."""
+    (`TRUSTED_PROXIES`), the right-most `X-Forwarded-For` entry that is not itself trusted (with
+    `*`, the right-most entry: the one the proxy in front appended)."""
     peer = request.client.host if request.client else "unknown"
     proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     if not proxies or not _trusted(peer, proxies):
@@ -179,6 +180,10 @@ def client_address(request: Request, settings: Settings) -> str:
         for part in header.split(",")
         if part.strip()
     ]
+    if "*" in proxies:
+        # Any peer counts as a proxy, so only the hop it appended itself is known to be true;
+        # what lies left of it is whatever the client chose to send.
+        return forwarded[-1] if forwarded else peer
     for hop in reversed(forwarded):
         if not _trusted(hop, proxies):
             return hop

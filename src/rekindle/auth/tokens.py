@@ -53,7 +53,9 @@ class TokenVerifier:
     @cached_property
     def _jwks(self) -> jwt.PyJWKClient:
         assert self.jwks_url
-        return jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=600, timeout=10)
+        # The key set is cached for 10 minutes; no per-key cache (it never expires), so a key the
+        # provider rotated out stops verifying at the next refresh.
+        return jwt.PyJWKClient(self.jwks_url, cache_keys=False, lifespan=600, timeout=10)
 
     @cached_property
     def _local_secret(self) -> bytes:
@@ -88,6 +90,10 @@ class TokenVerifier:
             raise Unauthorized("The token has expired.", code="token_expired") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"The token is not valid: {exc}.", code="invalid_token") from exc
+        except (TypeError, ValueError) as exc:  # e.g. `alg: ES256` naming one of the RSA keys
+            raise Unauthorized(
+                "The token's algorithm does not match its key.", code="invalid_token"
+            ) from exc
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise Unauthorized("The token has no usable subject.", code="invalid_token")

@@ -105,7 +105,8 @@ class LocalStore:
         """True when `sig` is ours for these values and `expires` (unix seconds) is in the future."""
         if expires < time.time():
             return False
-        return hmac.compare_digest(self.sign(key, expires, filename), sig)
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a "no").
+        return hmac.compare_digest(self.sign(key, expires, filename).encode(), sig.encode())
 
     def download_url(self, key: str, *, base_url: str, filename: str | None = None) -> str:
         expires = int(time.time()) + self._ttl
