@@ -114,6 +114,7 @@ def main() -> None:
                     siliconflow_api_url=fake.api_url,
                     siliconflow_max_in_flight=args.threads,
                     worker_concurrency=concurrency,
+                    price_restore=0,  # one user, 200 restorations: concurrency, not credits
                 )
                 with running_stack(values, "production", worker=False) as stack:
                     from tests.support.stack import worker_process
