@@ -9,16 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rekindle.credits import ledger
-from rekindle.db import make_engine, make_sessionmaker, session_scope, utcnow
+from rekindle.db import session_scope, utcnow
 from rekindle.errors import NotFound, PaymentRequired
-from rekindle.migrate import upgrade
 from rekindle.models import CreditLedgerEntry, User
-from tests.support.services import postgres_database
+from tests.support.services import migrated_sessions, postgres_sessions
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -26,21 +25,13 @@ def sessions(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sessionmaker[Session]]:
     """Sessions on a freshly migrated database of each kind."""
-    database = None
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("ledger") / "ledger.sqlite3"
-        url = f"sqlite:///{path}"
+        with migrated_sessions(f"sqlite:///{path}") as sessions:
+            yield sessions
     else:
-        database = postgres_database()
-        url = database.__enter__().replace("postgresql://", "postgresql+psycopg://")
-    upgrade(url)
-    engine: Engine = make_engine(url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        engine.dispose()
-        if database is not None:
-            database.__exit__(None, None, None)
+        with postgres_sessions() as sessions:
+            yield sessions
 
 
 _count = iter(range(10**6))

@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rekindle.config import Settings
 from rekindle.credits import ledger
-from rekindle.db import make_engine, make_sessionmaker, session_scope, utcnow
+from rekindle.db import session_scope, utcnow
 from rekindle.errors import Conflict
-from rekindle.migrate import upgrade
 from rekindle.models import Photo, PhotoStatus, User
 from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.service import delete_photo, get_photo, request_restore
@@ -31,21 +30,16 @@ from rekindle.restoration.outcomes import mark_completed, mark_failed, mark_proc
 from rekindle.storage import keys
 from rekindle.storage.base import ObjectNotFound
 from rekindle.storage.local import LocalStore
-from tests.support.services import postgres_database
+from tests.support.rows import photo_row
+from tests.support.services import postgres_sessions
 
 OWNER = "race-owner"
 
 
 @pytest.fixture
 def sessions() -> Iterator[sessionmaker[Session]]:
-    with postgres_database() as url:
-        url = url.replace("postgresql://", "postgresql+psycopg://")
-        upgrade(url)
-        engine = make_engine(url)
-        try:
-            yield make_sessionmaker(engine)
-        finally:
-            engine.dispose()
+    with postgres_sessions() as sessions:
+        yield sessions
 
 
 def _ready_photo(sessions: sessionmaker[Session]) -> uuid.UUID:
@@ -54,19 +48,7 @@ def _ready_photo(sessions: sessionmaker[Session]) -> uuid.UUID:
         session.add(User(id=OWNER, email=None, credit_balance=0, created_at=utcnow()))
         session.flush()
         ledger.grant(session, OWNER, 10, reference="seed", reason="seed")
-        session.add(
-            Photo(
-                id=photo_id,
-                owner_id=OWNER,
-                original_key=keys.original_key(OWNER, photo_id, "png"),
-                size_bytes=3,
-                mime_type="image/png",
-                checksum_sha256="0" * 64,
-                width=1,
-                height=1,
-                status=PhotoStatus.READY,
-            )
-        )
+        session.add(photo_row(OWNER, photo_id, status=PhotoStatus.READY))
     return photo_id
 
 

@@ -17,11 +17,12 @@ from sqlalchemy import select
 from rekindle.config import Settings
 from rekindle.db import make_engine, make_sessionmaker, session_scope
 from rekindle.migrate import upgrade
-from rekindle.models import OrphanObject, Photo, RestoreAttempt
+from rekindle.models import OrphanObject, RestoreAttempt
 from rekindle.runtime import Runtime
 from rekindle.storage import keys
 from rekindle.storage.orphans import forget, remember, remove_orphaned_objects
 from rekindle.users import ensure_user
+from tests.support.rows import photo_row
 from tests.support.services import postgres_database
 from tests.support.stack import free_port
 
@@ -49,19 +50,6 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 def _recorded(runtime: Runtime) -> dict[str, str | None]:
     with runtime.sessions() as session:
         return {row.key: row.reason for row in session.scalars(select(OrphanObject))}
-
-
-def _photo(owner: str, photo_id: uuid.UUID) -> Photo:
-    return Photo(
-        id=photo_id,
-        owner_id=owner,
-        original_key=keys.original_key(owner, photo_id, "png"),
-        size_bytes=3,
-        mime_type="image/png",
-        checksum_sha256="0" * 64,
-        width=1,
-        height=1,
-    )
 
 
 def _stored(runtime: Runtime, *names: str) -> list[str]:
@@ -99,7 +87,7 @@ def test_the_sweep_keeps_an_object_a_row_owns(runtime: Runtime) -> None:
     runtime.store.put(original, b"png", "image/png")
     with session_scope(runtime.sessions) as session:
         ensure_user(session, owner, None, runtime.settings)
-        session.add(_photo(owner, photo_id))
+        session.add(photo_row(owner, photo_id))
     # E.g. a late worker recorded a key that a newer try has since stored and recorded.
     assert remember(runtime.sessions, [original], "animation x (hd=True) swept")
     assert remove_orphaned_objects(runtime) == 0
@@ -130,7 +118,7 @@ def test_the_upgrade_keeps_what_failed_attempts_recorded(settings: Settings) -> 
         left = keys.provider_input_key(owner, photo_id, attempt_id)
         with session_scope(runtime.sessions) as session:
             ensure_user(session, owner, None, settings)
-            session.add(_photo(owner, photo_id))
+            session.add(photo_row(owner, photo_id))
             session.flush()
             session.add(
                 RestoreAttempt(

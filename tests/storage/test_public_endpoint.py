@@ -9,19 +9,11 @@ import boto3
 import httpx
 
 from rekindle.storage.s3 import S3Store
+from tests.support.services import s3_store
 
 
 def _store(endpoint: str, public: str | None) -> S3Store:
-    return S3Store(
-        f"public-{uuid.uuid4().hex[:8]}",
-        region="us-east-1",
-        endpoint_url=endpoint,
-        access_key_id="test",
-        secret_access_key="test",
-        ttl_seconds=60,
-        cloudfront_domain=None,
-        public_endpoint_url=public,
-    )
+    return s3_store(endpoint, f"public-{uuid.uuid4().hex[:8]}", public)
 
 
 def test_download_urls_are_signed_for_the_public_endpoint(s3_endpoint: str) -> None:

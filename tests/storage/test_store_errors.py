@@ -10,8 +10,7 @@ import pytest
 
 from rekindle.storage import StorageError
 from rekindle.storage.local import LocalStore
-from rekindle.storage.s3 import S3Store
-from tests.support.services import moto_s3
+from tests.support.services import moto_s3, s3_store
 
 
 def test_local_store_refusing_a_write_raises_storage_error(tmp_path: Path) -> None:
@@ -33,15 +32,7 @@ def test_s3_refusing_an_upload_raises_storage_error(tmp_path: Path) -> None:
     source = tmp_path / "upload.jpg"
     source.write_bytes(b"jpeg")
     with moto_s3() as endpoint:
-        missing = S3Store(
-            "absent",
-            region="us-east-1",
-            endpoint_url=endpoint,
-            access_key_id="test",
-            secret_access_key="test",
-            ttl_seconds=60,
-            cloudfront_domain=None,
-        )
+        missing = s3_store(endpoint, "absent")
         # S3 answers NoSuchBucket: put_object raises ClientError, upload_file S3UploadFailedError.
         with pytest.raises(StorageError):
             missing.put("users/a/processed/x.jpg", b"jpeg", "image/jpeg")

@@ -11,6 +11,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from rekindle.storage.s3 import S3Store
 
 import pytest
 
@@ -55,6 +61,48 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def migrated_sessions(url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions (a `sessionmaker`) on the database at `url` (a SQLAlchemy URL), migrated to the
+    newest schema; the engine is disposed afterwards."""
+    from rekindle.db import make_engine, make_sessionmaker
+    from rekindle.migrate import upgrade
+
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def postgres_sessions() -> Iterator[sessionmaker[Session]]:
+    """`migrated_sessions` on a fresh PostgreSQL database (`postgres_database`), dropped after."""
+    with (
+        postgres_database() as url,
+        migrated_sessions(url.replace("postgresql://", "postgresql+psycopg://")) as sessions,
+    ):
+        yield sessions
+
+
+def s3_store(endpoint: str, bucket: str, public_endpoint_url: str | None = None) -> S3Store:
+    """An `S3Store` on a test S3 endpoint (moto's server) with moto's test credentials; the
+    bucket is not created."""
+    from rekindle.storage.s3 import S3Store
+
+    return S3Store(
+        bucket,
+        region="us-east-1",
+        endpoint_url=endpoint,
+        access_key_id="test",
+        secret_access_key="test",
+        ttl_seconds=60,
+        cloudfront_domain=None,
+        public_endpoint_url=public_endpoint_url,
+    )
 
 
 def redis_url() -> str:

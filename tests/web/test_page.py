@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,17 @@ def sign_in(page: Any, stack: Stack, email: str) -> None:
     page.wait_for_function("() => window.__rekindle.live === 'live'", timeout=15_000)
 
 
+@contextmanager
+def browser_page(browser: Any, **options: Any) -> Iterator[Any]:
+    """A page in a browser context of its own (1280×900 unless `options` give a viewport),
+    closed afterwards."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **options})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 def restored_photo(stack: Stack, email: str, name: str) -> tuple[str, dict[str, Any]]:
     """A new local account with one shared photo uploaded and restored through the API; returns
     (user id, the upload's photo body)."""
@@ -51,11 +64,9 @@ def test_sign_in_upload_restore_live_compare_download_delete(
     email = "reader@example.com"
     local_account(web_stack, email)
     files = [shared_photo(name) for name in PHOTOS]
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with browser_page(browser, accept_downloads=True) as page:
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
         # A wrong password is refused with the server's message.
         page.goto(web_stack.base_url + "/")
         page.get_by_label("Email").fill(email)
@@ -154,8 +165,6 @@ def test_sign_in_upload_restore_live_compare_download_delete(
         gone = web_stack.client.get(f"/api/v1/photos/{photo_id}", headers=_bearer(page))
         assert gone.status_code == 404
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_photo_view_opens_when_a_live_update_overtakes_its_first_fetch(
@@ -165,8 +174,6 @@ def test_photo_view_opens_when_a_live_update_overtakes_its_first_fetch(
     still opens (it once read the overtaken fetch as "photo deleted" and went back to the list)."""
     email = "overtaken@example.com"
     user_id, photo = restored_photo(web_stack, email, PHOTOS[1])
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
     held: list[Any] = []
     fetches: list[str] = []
 
@@ -177,7 +184,7 @@ def test_photo_view_opens_when_a_live_update_overtakes_its_first_fetch(
         else:
             held.append(route)
 
-    try:
+    with browser_page(browser) as page:
         sign_in(page, web_stack, email)
         page.wait_for_selector(f"#card-{photo['id']}[data-status='ready']")
         page.route(f"**/api/v1/photos/{photo['id']}", hold_the_first_fetch)
@@ -193,8 +200,6 @@ def test_photo_view_opens_when_a_live_update_overtakes_its_first_fetch(
         page.wait_for_selector("#compare[data-mode='compare']", timeout=10_000)
         assert page.url.endswith(f"#/photos/{photo['id']}")
         web_stack.wait_for_photo(photo["id"], ("ready",), user=user_id)
-    finally:
-        context.close()
 
 
 def test_a_photo_opened_by_its_link_is_in_the_gallery_afterwards(
@@ -204,9 +209,7 @@ def test_a_photo_opened_by_its_link_is_in_the_gallery_afterwards(
     gallery must still show its card (it once counted as already shown, and was left out)."""
     email = "bookmark@example.com"
     _, photo = restored_photo(web_stack, email, PHOTOS[2])
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
+    with browser_page(browser) as page:
         sign_in(page, web_stack, email)
         page.goto(f"{web_stack.base_url}/#/photos/{photo['id']}")
         page.reload()
@@ -214,8 +217,6 @@ def test_a_photo_opened_by_its_link_is_in_the_gallery_afterwards(
         page.get_by_role("link", name="All photographs").click()
         page.wait_for_selector(f"#card-{photo['id']}[data-status='ready']")
         assert page.locator("#gallery-empty").is_hidden()
-    finally:
-        context.close()
 
 
 def test_signing_in_again_after_the_session_ended_shows_the_gallery(
@@ -225,9 +226,7 @@ def test_signing_in_again_after_the_session_ended_shows_the_gallery(
     photos, not "No photographs yet" (the refused gallery read once stopped further pages)."""
     email = "expired@example.com"
     _, photo = restored_photo(web_stack, email, PHOTOS[1])
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
+    with browser_page(browser) as page:
         sign_in(page, web_stack, email)
         page.wait_for_selector(f"#card-{photo['id']}")
         page.evaluate("sessionStorage.setItem('rekindle.token', 'no.longer.valid')")
@@ -239,8 +238,6 @@ def test_signing_in_again_after_the_session_ended_shows_the_gallery(
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_selector(f"#card-{photo['id']}[data-status='ready']")
         assert page.locator("#gallery-empty").is_hidden()
-    finally:
-        context.close()
 
 
 def _bearer(page: Any) -> dict[str, str]:
@@ -252,9 +249,7 @@ def test_the_stream_drops_and_the_page_catches_up(web_stack: Stack, browser: Any
     the photo has now, not the one it had when the stream dropped."""
     email = "dropper@example.com"
     local_account(web_stack, email)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
+    with browser_page(browser) as page:
         sign_in(page, web_stack, email)
         page.set_input_files("#file-input", [str(shared_photo(PHOTOS[1]))])
         page.wait_for_selector("#gallery .card[data-status='ready']", timeout=60_000)
@@ -282,8 +277,6 @@ def test_the_stream_drops_and_the_page_catches_up(web_stack: Stack, browser: Any
         page.unroute("**/api/v1/events?*")
         page.wait_for_function("() => window.__rekindle.live === 'live'", timeout=40_000)
         assert page.locator(f"#card-{photo_id}").get_attribute("data-status") == "ready"
-    finally:
-        context.close()
 
 
 def _subject(page: Any) -> str:
@@ -298,9 +291,7 @@ def _subject(page: Any) -> str:
 def test_animate_and_play(web_stack: Stack, browser: Any) -> None:
     email = "animator@example.com"
     _, photo = restored_photo(web_stack, email, PHOTOS[0])
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
+    with browser_page(browser) as page:
         sign_in(page, web_stack, email)
         page.goto(f"{web_stack.base_url}/#/photos/{photo['id']}")
         page.wait_for_selector("#animation-panel:not([hidden])")
@@ -314,18 +305,13 @@ def test_animate_and_play(web_stack: Stack, browser: Any) -> None:
         assert statuses.is_hidden()
         download = page.locator("#animation-download")
         assert (download.get_attribute("href") or "").split("?")[0].endswith(".mp4")
-    finally:
-        context.close()
 
 
 def test_small_screen_has_no_sideways_scrolling(web_stack: Stack, browser: Any) -> None:
     email = "phone@example.com"
     local_account(web_stack, email)
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
-    )
-    page = context.new_page()
-    try:
+    phone = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
+    with browser_page(browser, **phone) as page:
         sign_in(page, web_stack, email)
         page.set_input_files("#file-input", [str(shared_photo(PHOTOS[2]))])
         page.wait_for_selector("#gallery .card[data-status='ready']", timeout=60_000)
@@ -334,5 +320,3 @@ def test_small_screen_has_no_sideways_scrolling(web_stack: Stack, browser: Any) 
         page.wait_for_selector("#compare[data-mode='compare']")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         assert page.locator("#file-input").get_attribute("accept") == "image/*"
-    finally:
-        context.close()

@@ -187,16 +187,12 @@ class RunPodClient:
             time.sleep(max(min(self.poll_interval, deadline - time.monotonic()), 0.0))
 
     def _final(self, job_id: str, state: str, body: dict[str, Any]) -> JobResult:
-        error = body.get("error")
         output = body.get("output")
+        details = output.get("details") if isinstance(output, dict) else None
         if state == "COMPLETED":
             if isinstance(output, dict) and output.get("error"):
-                error = output.get("error")
-                details = output.get("details")
                 raise http.engine_error(
-                    PROVIDER_BAD_IMAGE,
-                    f"{self.provider}: job {job_id} error: {error}"
-                    + (f" {details}" if details else ""),
+                    PROVIDER_BAD_IMAGE, self._detail(job_id, "error", output["error"], details)
                 )
             return JobResult(
                 job_id=job_id,
@@ -206,17 +202,20 @@ class RunPodClient:
             )
         # runpod-python moves a handler's `error` to the top and keeps the rest (worker-comfyui's
         # `details`: which node failed, and why) as `output`.
-        details = output.get("details") if isinstance(output, dict) else None
-        detail = (
-            f"{self.provider}: job {job_id} {state}"
-            + (f": {error}" if error else "")
-            + (f" {details}" if details else "")
-        )
+        detail = self._detail(job_id, state, body.get("error"), details)
         if state == "TIMED_OUT":
             raise http.engine_error(PROVIDER_TIMEOUT, detail)
         if state == "CANCELLED":
             raise http.engine_error(PROVIDER_UNAVAILABLE, detail)
         raise http.engine_error(PROVIDER_BAD_IMAGE, detail)
+
+    def _detail(self, job_id: str, what: str, error: Any, details: Any) -> str:
+        """The attempt's detail: the job, how it ended, the worker's error and its details."""
+        return (
+            f"{self.provider}: job {job_id} {what}"
+            + (f": {error}" if error else "")
+            + (f" {details}" if details else "")
+        )
 
 
 def _int(value: Any) -> int | None:

@@ -169,7 +169,8 @@ def delete_photo(session: Session, store: ObjectStore, owner_id: str, photo_id: 
     photo = get_photo(session, owner_id, photo_id)
     # Lock the attempts, read fresh, before collecting keys (PostgreSQL; SQLite's write lock does
     # the same): a worker recording a result either committed first and its keys are read here, or
-    # waits, finds its attempt gone, and removes what it stored.
+    # waits, finds its attempt gone, and removes what it stored. The collections are expired so
+    # they also hold an attempt added since `get_photo` read them.
     for attempts in (RestoreAttempt, AnimationAttempt):
         session.scalars(
             select(attempts)
@@ -177,6 +178,7 @@ def delete_photo(session: Session, store: ObjectStore, owner_id: str, photo_id: 
             .with_for_update()
             .execution_options(populate_existing=True)
         ).all()
+    session.expire(photo, ["restore_attempts", "animation_attempts"])
     try:
         store.delete_many(photo_object_keys(photo))
     except StorageError as exc:

@@ -456,8 +456,12 @@ function cardImage(photo) {
   return (photo.status === "ready" && photo.restored_thumbnail_url) || photo.thumbnail_url;
 }
 
+// A photo is in the gallery when it has a card; being cached is not enough (a photo viewed
+// before the gallery loaded is cached but has no card).
+const inGallery = (id) => Boolean($(`card-${id}`));
+
 function addToGallery(photo, atTop) {
-  const known = state.order.includes(photo.id); // cached is not enough: a viewed photo may be cached
+  const known = inGallery(photo.id);
   if (state.deleted.has(photo.id)) return;
   state.photos.set(photo.id, { ...(state.photos.get(photo.id) || {}), ...photo });
   if (known) return renderCard(photo.id);
@@ -563,7 +567,7 @@ async function fetchAndRenderPhoto(id, seq) {
   if (state.deleted.has(id)) return null;
   const before = state.photos.get(id);
   state.photos.set(id, photo);
-  if (state.galleryLoaded && !state.order.includes(id)) addToGallery(photo, true);
+  if (state.galleryLoaded && !inGallery(id)) addToGallery(photo, true);
   renderCard(id);
   if (before && before.status === "processing" && photo.status !== "processing") {
     const latest = photo.restore_attempts && photo.restore_attempts[0];
@@ -585,7 +589,7 @@ async function refreshNewest() {
     return;
   }
   for (const photo of [...page.items].reverse()) {
-    if (!state.order.includes(photo.id)) {
+    if (!inGallery(photo.id)) {
       addToGallery(photo, true);
       continue;
     }
