@@ -21,6 +21,9 @@ class RestoreRequest:
     colorize: ask for colourisation of a monochrome photo.
     prompt: the user's extra instruction, appended to the engine's default prompt (AI engines).
     seed: random seed for stochastic engines; None lets the engine choose and report it.
+    mask: a user-painted damage mask, or None: PNG bytes, 8-bit gray, the same width×height as
+        `image`; non-zero pixels mark damage to repair. Only engines whose options include "mask"
+        are given one.
     """
 
     image: bytes
@@ -29,6 +32,7 @@ class RestoreRequest:
     colorize: bool = False
     prompt: str | None = None
     seed: int | None = None
+    mask: bytes | None = None
 
 
 @dataclass(frozen=True)
