@@ -75,6 +75,12 @@ PROVIDER_NO_BALANCE = ("provider_insufficient_balance", "Service configuration e
 PROVIDER_BAD_RESULT = ("provider_bad_result", "Image could not be processed")
 
 
+RESTORE_OPTIONS: tuple[str, ...] = ("denoise", "colorize", "prompt", "seed", "mask")
+"""The request options a restoration engine may honour; each engine lists its own subset in
+`supported_options()`. A request naming an option outside that subset is refused (422
+`option_unsupported`) before anything is created or charged."""
+
+
 class RestorationEngine(Protocol):
     """A restoration engine. Implementations are registered by `name` in `engines.registry`.
 
@@ -85,6 +91,10 @@ class RestorationEngine(Protocol):
     """
 
     name: ClassVar[str]
+
+    def supported_options(self) -> frozenset[str]:
+        """The subset of `RESTORE_OPTIONS` this engine (and, for ComfyUI, its workflow) honours."""
+        ...
 
     def restore(self, request: RestoreRequest) -> EngineResult:
         """Restore `request.image`; return an image. Raises EngineError."""

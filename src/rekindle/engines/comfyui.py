@@ -150,6 +150,10 @@ class ComfyUIEngine:
 
     # --- the restoration ------------------------------------------------------------------------
 
+    def supported_options(self) -> frozenset[str]:
+        """The options the workflow declares inputs for (see `workflows.supported_options`)."""
+        return workflows.supported_options(self.workflow)
+
     def restore(self, request: RestoreRequest) -> EngineResult:
         """Upload, submit, follow, fetch. Raises EngineError.
 

@@ -73,6 +73,10 @@ class RunPodEngine:
     def close(self) -> None:
         self.client.close()
 
+    def supported_options(self) -> frozenset[str]:
+        """The options the workflow declares inputs for (see `workflows.supported_options`)."""
+        return workflows.supported_options(self.workflow)
+
     def restore(self, request: RestoreRequest) -> EngineResult:
         """Submit the workflow as a job, poll it to a final state, decode or download the image.
 

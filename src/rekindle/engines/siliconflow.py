@@ -128,6 +128,10 @@ class SiliconFlowEngine:
             "seed": seed,
         }
 
+    def supported_options(self) -> frozenset[str]:
+        """Everything but a mask: options are folded into the edit prompt; the seed is sent."""
+        return frozenset({"denoise", "colorize", "prompt", "seed"})
+
     def restore(self, request: RestoreRequest) -> EngineResult:
         """Submit, wait for the answer (synchronous API), download the result at once.
 

@@ -25,6 +25,10 @@ class ClassicEngine:
     def is_configured(cls, settings: Settings) -> bool:
         return True
 
+    def supported_options(self) -> frozenset[str]:
+        """Denoise strength only: classic does not colourise, and takes no prompt or seed."""
+        return frozenset({"denoise"})
+
     def restore(self, request: RestoreRequest) -> EngineResult:
         """Restore `request.image` (any Pillow-readable bytes) to a JPEG.
 

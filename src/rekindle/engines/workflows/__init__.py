@@ -111,3 +111,16 @@ def load(path: Path | str | None, packaged: str) -> Workflow:
     except (OSError, ValueError) as exc:
         raise WorkflowError(f"cannot load workflow {path or packaged}: {exc}") from exc
     return parse(document, source)
+
+
+def supported_options(workflow: Workflow) -> frozenset[str]:
+    """The request options (`engines.base.RESTORE_OPTIONS`) a restore workflow can take.
+
+    `denoise`, `seed`, `prompt` and `mask` each need an input of that name. Colourisation is asked
+    for in words, so it needs a `prompt` input.
+    """
+    declared = set(workflow.inputs)
+    options: set[str] = {n for n in ("denoise", "seed", "prompt", "mask") if n in declared}
+    if "prompt" in declared:
+        options.add("colorize")
+    return frozenset(options)
