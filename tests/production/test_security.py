@@ -123,7 +123,7 @@ def test_json_bodies_have_their_own_limit(tmp_path: Path) -> None:
         # get the upload limit by saying it is one.
         for path in (
             "/api/v1/billing/webhook",
-            "/api/v1/photos/3fa85f64-5717-4562-b3fc-2c963f66afa6/restore",
+            "/api/v1/photos/3fa85f64-5717-4562-b3fc-2c963f66afa6/selected-restore",
         ):
             posing = client.post(path, files={"file": ("p.png", image, "image/png")})
             assert posing.status_code == 413, (path, posing.text)
