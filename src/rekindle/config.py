@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,8 +92,9 @@ class Settings(BaseSettings):
     """Default restoration engine."""
     rekindle_engines_allowed: str = "classic,siliconflow,comfyui,runpod"
     """Comma-separated engines a request may name (only configured ones are offered)."""
-    task_time_limit_seconds: int = 300
-    """Seed 003's 5-minute limit: an attempt processing longer is failed by the sweep."""
+    task_time_limit_seconds: int = 420
+    """An attempt processing longer is failed by the sweep (the worker died). It must exceed every
+    engine's own limit (seed 003's 5 minutes for ComfyUI and RunPod) by `SWEEP_MARGIN_SECONDS`."""
     pending_time_limit_seconds: int = 1800
     """An attempt still queued after this long is failed by the sweep (its task was lost)."""
     sweep_interval_seconds: int = 60
@@ -208,6 +210,22 @@ class Settings(BaseSettings):
     budget_max_wait_seconds: int = Field(default=6 * 3600, ge=1)
     """An attempt still waiting on its engine's budget this long after it was accepted is failed
     (`provider_busy`, credits refunded), seconds."""
+
+    # --- issue 13: engines ready for the real providers ---
+    siliconflow_image_input: Literal["base64", "url"] = "base64"
+    """How the photo reaches SiliconFlow: `base64` (a data URI in the request, as its English
+    reference documents) or `url` (a presigned URL of the object store; refused at start-up when
+    the signed host is loopback or private, which SiliconFlow cannot reach)."""
+    siliconflow_max_image_bytes: int = Field(default=10_000_000, ge=100_000)
+    """Largest image sent to SiliconFlow, bytes before base64 (re-encoded smaller when over)."""
+    siliconflow_negative_prompt: str = (
+        "scratches, dust, cracks, stains, tears, blur, noise, jpeg artifacts, deformed faces, "
+        "text, watermark"
+    )
+    """`negative_prompt` sent with Qwen-Image-Edit(-2509); empty: not sent."""
+    sweep_margin_seconds: int = Field(default=60, ge=0)
+    """`TASK_TIME_LIMIT_SECONDS` must exceed every configured engine's own time limit by at least
+    this much (checked when a worker starts), so the sweep never fails a call still running."""
 
     @field_validator("database_url", "redis_url", "s3_bucket", mode="before")
     @classmethod

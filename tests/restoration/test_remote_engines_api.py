@@ -35,6 +35,7 @@ def ai_stack(
         "siliconflow_api_key": API_KEY,
         "siliconflow_api_url": fakes["siliconflow"].api_url,
         "siliconflow_timeout": 1.5,
+        "engine_budgets": '{"siliconflow": {}}',  # no provider budget: many calls a minute
         "comfyui_url": fakes["comfyui"].url,
         "comfyui_timeout": 5,
         "comfyui_poll_interval": 0.5,

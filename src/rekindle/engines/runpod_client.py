@@ -283,7 +283,9 @@ def fit_jpeg(image: bytes, budget: int) -> tuple[bytes, bool]:
         if min(img.size) < 64:
             break
         img = img.resize((int(img.width * 0.8), int(img.height * 0.8)), Image.Resampling.LANCZOS)
-    raise http.engine_error(PROVIDER_BAD_IMAGE, "input does not fit the RunPod /run payload limit")
+    raise http.engine_error(
+        PROVIDER_BAD_IMAGE, "input does not fit the provider's payload limit even re-encoded"
+    )
 
 
 def _b64_len(n: int) -> int:
