@@ -65,14 +65,15 @@ def test_success_with_base64_output(fake: FakeRunPod) -> None:
 
     assert result.data == fake.result
     assert result.content_type == "image/png"
-    assert result.model == "runpod/restore"
+    assert result.model == "runpod/restore-qwen-image-edit"  # the default workflow
     job_input = run_body(fake)["input"]
     (image,) = job_input["images"]
     assert base64.b64decode(image["image"]) == IMAGE
     graph = job_input["workflow"]
     assert graph["1"]["inputs"]["image"] == image["name"]
-    assert graph["8"]["inputs"]["denoise"] == 0.4 and graph["8"]["inputs"]["seed"] == 5
+    assert graph["8"]["inputs"]["seed"] == 5
     assert graph["2"]["inputs"]["megapixels"] == 1.0
+    assert graph["3"]["class_type"] == "UNETLoader"
     assert "_rekindle" not in graph
     assert fake.find("POST", "/v2/")[0].headers["authorization"] == f"Bearer {API_KEY}"
     assert fake.count("POST", "/v2/ep-restore/run") == 1
@@ -81,8 +82,18 @@ def test_success_with_base64_output(fake: FakeRunPod) -> None:
     params = result.params
     assert params["provider"] == "runpod" and params["job_id"] in fake.jobs
     assert params["delay_ms"] == 812 and params["execution_ms"] == 2345
-    assert params["seed"] == 5 and params["denoise"] == 0.4
+    assert params["seed"] == 5 and "denoise" not in params  # asked in words, not sent as a value
+    assert params["megapixels"] == 1.0
     assert params["input_reencoded"] is False
+
+
+def test_cancel_remote_cancels_the_job(fake: FakeRunPod) -> None:
+    """What the stuck-attempt sweep calls with the job id the worker recorded."""
+    told: list[dict] = []
+    make_engine(fake).restore(RestoreRequest(image=IMAGE, on_submitted=told.append))
+    assert told == [{"job_id": next(iter(fake.jobs))}]
+    assert make_engine(fake).cancel_remote(told[0]) is True
+    assert fake.count("POST", f"/v2/ep-restore/cancel/{told[0]['job_id']}") == 1
 
 
 @pytest.mark.parametrize("mode", ["s3_url", "legacy"])
