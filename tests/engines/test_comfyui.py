@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -332,14 +333,15 @@ def test_cancel_remote_interrupts_a_running_prompt(fake: FakeComfyUI) -> None:
     fake.hang = True
     told: list[dict] = []
     engine = make_engine(fake.url, timeout=30.0, poll=0.2)
-    import threading
+    failures: list[EngineError] = []
 
-    worker = threading.Thread(
-        target=lambda: pytest.raises(
-            EngineError, engine.restore, RestoreRequest(image=IMAGE, on_submitted=told.append)
-        ),
-        daemon=True,
-    )
+    def follow() -> None:
+        try:
+            engine.restore(RestoreRequest(image=IMAGE, on_submitted=told.append))
+        except EngineError as exc:
+            failures.append(exc)
+
+    worker = threading.Thread(target=follow, daemon=True)
     worker.start()
     deadline = time.monotonic() + 5
     while not told or fake.prompts.get(told[0]["prompt_id"], {}).get("state") != "running":
@@ -350,6 +352,7 @@ def test_cancel_remote_interrupts_a_running_prompt(fake: FakeComfyUI) -> None:
     assert fake.interrupted == [told[0]["prompt_id"]]
     worker.join(timeout=10)
     assert not worker.is_alive()
+    assert failures and failures[0].code == "provider_unavailable"  # interrupted
 
 
 def test_packaged_workflows_declare_their_inputs() -> None:
