@@ -216,8 +216,12 @@ class Settings(BaseSettings):
     """How the photo reaches SiliconFlow: `base64` (a data URI in the request, as its English
     reference documents) or `url` (a presigned URL of the object store; refused at start-up when
     the signed host is loopback or private, which SiliconFlow cannot reach)."""
+    siliconflow_image_url_check: bool = True
+    """In URL mode, refuse to start when the signed host is loopback or private. False only for a
+    SiliconFlow-compatible service inside the same network."""
     siliconflow_max_image_bytes: int = Field(default=10_000_000, ge=100_000)
-    """Largest image sent to SiliconFlow, bytes before base64 (re-encoded smaller when over)."""
+    """Largest data URI sent to SiliconFlow, bytes (the image is re-encoded smaller to fit). The
+    reference names no limit; 10 MB is the common bound of image-edit APIs (and RunPod's)."""
     siliconflow_negative_prompt: str = (
         "scratches, dust, cracks, stains, tears, blur, noise, jpeg artifacts, deformed faces, "
         "text, watermark"

@@ -84,9 +84,8 @@ def test_remote_engine_result_is_stored(
         assert image.format == "JPEG"
     if engine == "siliconflow":
         sent = fakes["siliconflow"].payloads[-1]
-        # S3 storage gives the provider a presigned URL; the local store sends a data URI.
-        expected = "http" if ai_stack.kind == "production" else "data:image/jpeg;base64,"
-        assert sent["image"].startswith(expected)
+        # A data URI on every store (SILICONFLOW_IMAGE_INPUT=base64, the default).
+        assert sent["image"].startswith("data:image/jpeg;base64,")
         assert attempt["params"]["provider"] == "siliconflow"
         assert attempt["params"]["seed"] == sent["seed"]
     # The provider's input copy is not kept; only the result and its thumbnail.

@@ -13,7 +13,7 @@ and an operator's `COMFYUI_WORKFLOW` at start-up (against the configured server'
 - a link `[node_id, slot]` points at an existing node and an output slot whose type is the
   input's type (`*` matches anything).
 
-Model-file combos (inputs named `*_name`: `ckpt_name`, `unet_name`, `clip_name`, `vae_name`) and
+Model-file combos (a value ending in `.safetensors`, `.ckpt`, `.pt`, `.gguf`, ...) and
 inputs the engine binds at run time (`_rekindle.inputs`, e.g. the uploaded image's name) are not
 checked against the server's list: they depend on the files that server holds (the reference
 schema was taken without weights).
@@ -28,6 +28,7 @@ from typing import Any
 
 from rekindle.engines.workflows import Workflow
 
+MODEL_SUFFIXES = (".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin", ".gguf")
 _NUMBER_TYPES: dict[str, type | tuple[type, ...]] = {"INT": int, "FLOAT": (int, float)}
 
 
@@ -95,7 +96,8 @@ def _check(
         return []
     if isinstance(kind, list) or kind == "COMBO":
         choices = kind if isinstance(kind, list) else options.get("options") or []
-        files = name.endswith("_name")  # a model file: the list is the server's folder
+        # A model file: the list is the server's models folder, not part of the schema.
+        files = isinstance(value, str) and value.lower().endswith(MODEL_SUFFIXES)
         if choices and not runtime and not files and value not in choices:
             return [f"{name!r} value {value!r} is not one of {choices[:8]}"]
         return []
