@@ -126,9 +126,9 @@ FAILURES = [
     ),
     (
         "comfyui",
-        lambda f: setattr(f["comfyui"], "execution_error", True),
-        "provider_rejected_image",
-        "Image could not be processed",
+        lambda f: setattr(f["comfyui"], "execution_error", True),  # out of memory in a node
+        "provider_workflow_error",
+        "Service configuration error",
     ),
     (
         "runpod",
@@ -163,3 +163,8 @@ def test_provider_failure_ends_cleanly(
     assert attempt["error"] == {"code": code, "message": message}
     assert attempt["result_url"] is None and after["processed_url"] is None
     assert [k for k in ai_stack.object_keys() if attempt["id"] in k] == []
+    # What support needs to trace the call stays on the failed attempt.
+    if engine == "comfyui":
+        assert attempt["params"]["prompt_id"] in fakes["comfyui"].prompts
+    if engine == "siliconflow" and code != "provider_timeout":
+        assert attempt["params"]["trace_id"] in fakes["siliconflow"].trace_ids
