@@ -97,15 +97,22 @@ class RunPodEngine:
         """
         values = request_values(self.workflow, request)
         stem = f"rekindle-{uuid.uuid4().hex}"
+        # A workflow with a `mask` input gets the user's mask as a second worker image.
+        masks: list[dict[str, str]] = []
+        if request.mask is not None and "mask" in self.workflow.inputs:
+            values["mask"] = f"{stem}-mask.png"
+            masks = [{"name": values["mask"], "image": base64.b64encode(request.mask).decode()}]
         sizing = self.workflow.bind({**values, "image": f"{stem}.jpeg"})
-        envelope = len(json.dumps({"input": {"workflow": sizing, "images": [{"name": stem}]}}))
+        envelope = len(
+            json.dumps({"input": {"workflow": sizing, "images": [{"name": stem}, *masks]}})
+        )
         budget = runpod_client.RUN_PAYLOAD_LIMIT - envelope - PAYLOAD_MARGIN
         image, reencoded = runpod_client.fit_jpeg(request.image, budget)
         name = f"{stem}.{http.image_mime(image).split('/')[1]}"
         graph = self.workflow.bind({**values, "image": name})
         job_input: dict[str, Any] = {
             "workflow": graph,
-            "images": [{"name": name, "image": base64.b64encode(image).decode("ascii")}],
+            "images": [{"name": name, "image": base64.b64encode(image).decode("ascii")}, *masks],
         }
         deadline = time.monotonic() + self.timeout
         with self.in_flight.slot(self.timeout):
@@ -129,6 +136,7 @@ class RunPodEngine:
             "job_id": result.job_id,
             "workflow": self.workflow.name,
             **sent_params(self.workflow, values),
+            "mask": bool(masks),
             "delay_ms": result.delay_ms,
             "execution_ms": result.execution_ms,
             "elapsed_seconds": round(elapsed, 3),
