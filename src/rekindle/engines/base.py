@@ -106,7 +106,7 @@ class RestorationEngine(Protocol):
 
     Each implementation also provides `from_settings(settings) -> engine` and
     `is_configured(settings) -> bool` as classmethods (see `registry`). An engine that sets the
-    class attribute `wants_image_url = True` is given `RestoreRequest.image_url` (a presigned URL of
+    attribute `wants_image_url = True` (class or instance) is given `RestoreRequest.image_url` (a presigned URL of
     the preprocessed image) whenever the object store can make one.
     """
 
