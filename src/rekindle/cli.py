@@ -88,10 +88,16 @@ def serve(host: str, port: int, worker: bool | None) -> None:
 def worker(concurrency: int | None, pool: str, beat: bool) -> None:
     """Run a Celery worker for restorations."""
     from rekindle.imaging.decode import register_heif
+    from rekindle.runtime import Runtime
+    from rekindle.startup import ConfigurationError, check_worker
     from rekindle.worker import celery_app
 
     settings = get_settings()
     register_heif()
+    try:
+        check_worker(settings, Runtime(settings).store, sweep=beat)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
     argv = [
         "worker",
         f"--pool={pool}",

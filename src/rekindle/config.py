@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,8 +92,9 @@ class Settings(BaseSettings):
     """Default restoration engine."""
     rekindle_engines_allowed: str = "classic,siliconflow,comfyui,runpod"
     """Comma-separated engines a request may name (only configured ones are offered)."""
-    task_time_limit_seconds: int = 300
-    """Seed 003's 5-minute limit: an attempt processing longer is failed by the sweep."""
+    task_time_limit_seconds: int = 420
+    """An attempt processing longer is failed by the sweep (the worker died). It must exceed every
+    engine's own limit (seed 003's 5 minutes for ComfyUI and RunPod) by `SWEEP_MARGIN_SECONDS`."""
     pending_time_limit_seconds: int = 1800
     """An attempt still queued after this long is failed by the sweep (its task was lost)."""
     sweep_interval_seconds: int = 60
@@ -218,6 +220,26 @@ class Settings(BaseSettings):
     cloudfront_public: bool = False
     """Serve unsigned, never-expiring CloudFront URLs (a distribution open to anyone who knows a
     key). Only with this explicit `true`; otherwise `CLOUDFRONT_DOMAIN` needs the key pair."""
+
+    # --- issue 13: engines ready for the real providers ---
+    siliconflow_image_input: Literal["base64", "url"] = "base64"
+    """How the photo reaches SiliconFlow: `base64` (a data URI in the request, as its English
+    reference documents) or `url` (a presigned URL of the object store; refused at start-up when
+    the signed host is loopback or private, which SiliconFlow cannot reach)."""
+    siliconflow_image_url_check: bool = True
+    """In URL mode, refuse to start when the signed host is loopback or private. False only for a
+    SiliconFlow-compatible service inside the same network."""
+    siliconflow_max_image_bytes: int = Field(default=10_000_000, ge=100_000)
+    """Largest data URI sent to SiliconFlow, bytes (the image is re-encoded smaller to fit). The
+    reference names no limit; 10 MB is the common bound of image-edit APIs (and RunPod's)."""
+    siliconflow_negative_prompt: str = (
+        "scratches, dust, cracks, stains, tears, blur, noise, jpeg artifacts, deformed faces, "
+        "text, watermark"
+    )
+    """`negative_prompt` sent with Qwen-Image-Edit(-2509); empty: not sent."""
+    sweep_margin_seconds: int = Field(default=60, ge=0)
+    """`TASK_TIME_LIMIT_SECONDS` must exceed every configured engine's own time limit by at least
+    this much (checked when a worker starts), so the sweep never fails a call still running."""
 
     @field_validator("database_url", "redis_url", "s3_bucket", mode="before")
     @classmethod

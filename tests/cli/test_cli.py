@@ -124,6 +124,22 @@ def test_restore_through_an_ai_engine(engine: str, tmp_path: Path) -> None:
         assert sum(calls.values()) == 1
 
 
+def test_an_engine_failure_shows_the_providers_detail(tmp_path: Path) -> None:
+    """The operator running `rekindle restore` sees why ComfyUI refused, not only the user text."""
+    source = shared_photo("real-old/scratch-girl-floral.png")
+    with FakeComfyUI() as comfyui:
+        comfyui.reject_workflow = True  # the diffusion model file is not on the server
+        env = {"REKINDLE_DATA_DIR": str(tmp_path / "data"), "COMFYUI_URL": comfyui.url}
+        result = rekindle(
+            "restore", str(source), "-o", str(tmp_path / "out.jpg"), "--engine", "comfyui", env=env
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "Service configuration error" in output
+    assert "node 3 (UNETLoader): Value not in list" in output
+    assert "qwen_image_edit_fp8_e4m3fn.safetensors" in output
+
+
 def test_token_create_prints_a_token_the_api_accepts(tmp_path: Path) -> None:
     result = rekindle(
         "token",

@@ -9,6 +9,7 @@ import random
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -17,7 +18,7 @@ from rekindle.config import Settings
 from rekindle.engines import runpod_client
 from rekindle.engines.base import EngineError, RestoreRequest
 from rekindle.engines.runpod import RunPodEngine
-from tests.engines.fakes import FakeRunPod, jpeg_bytes
+from tests.engines.fakes import FakeRunPod, jpeg_bytes, png_bytes
 from tests.engines.fakes.runpod import API_KEY
 
 IMAGE = jpeg_bytes(64, 48)
@@ -35,6 +36,7 @@ def make_engine(
     timeout: float = 5.0,
     key: str = API_KEY,
     endpoint: str = "ep-restore",
+    workflow: Path | None = None,
 ) -> RunPodEngine:
     base = fake_or_base if isinstance(fake_or_base, str) else fake_or_base.api_base
     settings = Settings(
@@ -44,6 +46,7 @@ def make_engine(
         runpod_api_base=base,
         runpod_timeout=timeout,
         runpod_poll_interval=0.05,
+        comfyui_workflow=workflow,
     )
     return RunPodEngine.from_settings(settings)
 
@@ -65,14 +68,15 @@ def test_success_with_base64_output(fake: FakeRunPod) -> None:
 
     assert result.data == fake.result
     assert result.content_type == "image/png"
-    assert result.model == "runpod/restore"
+    assert result.model == "runpod/restore-qwen-image-edit"  # the default workflow
     job_input = run_body(fake)["input"]
     (image,) = job_input["images"]
     assert base64.b64decode(image["image"]) == IMAGE
     graph = job_input["workflow"]
     assert graph["1"]["inputs"]["image"] == image["name"]
-    assert graph["8"]["inputs"]["denoise"] == 0.4 and graph["8"]["inputs"]["seed"] == 5
+    assert graph["8"]["inputs"]["seed"] == 5
     assert graph["2"]["inputs"]["megapixels"] == 1.0
+    assert graph["3"]["class_type"] == "UNETLoader"
     assert "_rekindle" not in graph
     assert fake.find("POST", "/v2/")[0].headers["authorization"] == f"Bearer {API_KEY}"
     assert fake.count("POST", "/v2/ep-restore/run") == 1
@@ -81,8 +85,39 @@ def test_success_with_base64_output(fake: FakeRunPod) -> None:
     params = result.params
     assert params["provider"] == "runpod" and params["job_id"] in fake.jobs
     assert params["delay_ms"] == 812 and params["execution_ms"] == 2345
-    assert params["seed"] == 5 and params["denoise"] == 0.4
+    assert params["seed"] == 5 and "denoise" not in params  # asked in words, not sent as a value
+    assert params["megapixels"] == 1.0
     assert params["input_reencoded"] is False
+
+
+def test_a_mask_input_gets_the_mask_as_a_second_image(fake: FakeRunPod, tmp_path: Path) -> None:
+    document = {
+        "_rekindle": {"inputs": {"image": ["a", "image"], "mask": ["k", "image"]}, "output": "z"},
+        "a": {"class_type": "LoadImage", "inputs": {"image": "x.png"}},
+        "k": {"class_type": "LoadImage", "inputs": {"image": "m.png"}},
+        "z": {"class_type": "SaveImage", "inputs": {"images": ["a", 0]}},
+    }
+    path = tmp_path / "masked.json"
+    path.write_text(json.dumps(document))
+    engine = make_engine(fake, workflow=path)
+    assert "mask" in engine.supported_options()
+    mask = png_bytes(64, 48, (255, 255, 255))
+    result = engine.restore(RestoreRequest(image=IMAGE, mask=mask))
+    job_input = run_body(fake)["input"]
+    image, sent_mask = job_input["images"]
+    assert job_input["workflow"]["k"]["inputs"]["image"] == sent_mask["name"]
+    assert base64.b64decode(sent_mask["image"]) == mask
+    assert job_input["workflow"]["a"]["inputs"]["image"] == image["name"]
+    assert result.params["mask"] is True
+
+
+def test_cancel_remote_cancels_the_job(fake: FakeRunPod) -> None:
+    """What the stuck-attempt sweep calls with the job id the worker recorded."""
+    told: list[dict] = []
+    make_engine(fake).restore(RestoreRequest(image=IMAGE, on_submitted=told.append))
+    assert told == [{"job_id": next(iter(fake.jobs))}]
+    assert make_engine(fake).cancel_remote(told[0]) is True
+    assert fake.count("POST", f"/v2/ep-restore/cancel/{told[0]['job_id']}") == 1
 
 
 @pytest.mark.parametrize("mode", ["s3_url", "legacy"])

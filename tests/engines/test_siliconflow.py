@@ -15,6 +15,7 @@ from rekindle.engines import http
 from rekindle.engines.base import EngineError, RestoreRequest
 from rekindle.engines.siliconflow import MAX_PROMPT_CHARS, SiliconFlowEngine
 from tests.engines.fakes import FakeSiliconFlow, jpeg_bytes, png_bytes
+from tests.engines.fakes.media import noisy_jpeg
 from tests.engines.fakes.siliconflow import API_KEY
 
 IMAGE = jpeg_bytes(64, 48)
@@ -26,13 +27,21 @@ def fake() -> Iterator[FakeSiliconFlow]:
         yield server
 
 
-def make_engine(api_url: str, *, timeout: float = 5.0, key: str = API_KEY, in_flight: int = 4):
+def make_engine(
+    api_url: str,
+    *,
+    timeout: float = 5.0,
+    key: str = API_KEY,
+    in_flight: int = 4,
+    **more: object,
+):
     settings = Settings(
         _env_file=None,
         siliconflow_api_key=key,
         siliconflow_api_url=api_url,
         siliconflow_timeout=timeout,
         siliconflow_max_in_flight=in_flight,
+        **more,
     )
     return SiliconFlowEngine.from_settings(settings)
 
@@ -56,6 +65,7 @@ def test_success_with_a_data_uri(fake: FakeSiliconFlow) -> None:
     assert payload["cfg"] == 4.0
     assert payload["seed"] == 1234
     assert "guidance_scale" not in payload and "image_size" not in payload
+    assert payload["negative_prompt"].startswith("scratches")
     assert len(payload["prompt"]) <= MAX_PROMPT_CHARS
     params = result.params
     assert params["provider"] == "siliconflow"
@@ -65,6 +75,7 @@ def test_success_with_a_data_uri(fake: FakeSiliconFlow) -> None:
     assert params["seed"] == 1234
     assert params["inference_time_seconds"] == 1.25
     assert params["image_input"] == "data_uri"
+    assert params["trace_id"] == fake.trace_ids[0]  # support asks for it
     # one generation call with our key, one download of the result without it
     assert fake.count("POST", "/v1/images/generations") == 1
     assert fake.find("POST", "/v1/")[0].headers["authorization"] == f"Bearer {API_KEY}"
@@ -72,13 +83,96 @@ def test_success_with_a_data_uri(fake: FakeSiliconFlow) -> None:
     assert len(downloads) == 1 and "authorization" not in downloads[0].headers
 
 
-def test_presigned_url_is_sent_instead_of_the_bytes(fake: FakeSiliconFlow) -> None:
+URL = "https://bucket.s3.amazonaws.com/users/u/processed/p.jpg?X-Amz-Signature=abc"
+
+
+def test_base64_is_sent_by_default_even_when_a_url_exists(fake: FakeSiliconFlow) -> None:
+    """The English reference documents only data URIs: a URL is not sent unless asked for."""
+    fake.accept_urls = False
     engine = make_engine(fake.api_url)
-    url = "https://bucket.s3.amazonaws.com/users/u/processed/p.jpg?X-Amz-Signature=abc"
-    result = engine.restore(RestoreRequest(image=IMAGE, image_url=url))
-    assert fake.payloads[0]["image"] == url
+    assert not engine.wants_image_url  # the worker does not even make a presigned URL
+    result = engine.restore(RestoreRequest(image=IMAGE, image_url=URL))
+    assert fake.payloads[0]["image"].startswith("data:image/jpeg;base64,")
+    assert result.params["image_input"] == "data_uri"
+
+
+def test_url_mode_sends_the_presigned_url(fake: FakeSiliconFlow) -> None:
+    engine = make_engine(fake.api_url, siliconflow_image_input="url")
+    assert engine.wants_image_url
+    result = engine.restore(RestoreRequest(image=IMAGE, image_url=URL))
+    assert fake.payloads[0]["image"] == URL
     assert result.params["image_input"] == "url"
     assert isinstance(result.params["seed"], int)
+
+
+def test_a_large_image_is_reencoded_within_the_limit(fake: FakeSiliconFlow) -> None:
+    big = noisy_jpeg(1600, 1200)
+    limit = 200_000
+    assert len(base64.b64encode(big)) > limit
+    result = make_engine(fake.api_url, siliconflow_max_image_bytes=limit).restore(
+        RestoreRequest(image=big)
+    )
+    image = fake.payloads[0]["image"]
+    assert len(image) <= limit and image.startswith("data:image/jpeg;base64,")
+    assert result.params["input_reencoded"] is True
+
+
+@pytest.mark.parametrize("model", ["Qwen/Qwen-Image-Edit", "Qwen/Qwen-Image-Edit-2509"])
+def test_both_edit_models_get_their_documented_fields(fake: FakeSiliconFlow, model: str) -> None:
+    result = make_engine(fake.api_url, siliconflow_model=model).restore(
+        RestoreRequest(image=IMAGE, seed=5)
+    )
+    payload = fake.payloads[0]
+    assert set(payload) == {
+        "model",
+        "prompt",
+        "negative_prompt",
+        "image",
+        "num_inference_steps",
+        "cfg",
+        "seed",
+    }
+    assert payload["model"] == model == result.model
+
+
+def test_a_model_that_does_not_exist_is_a_configuration_error(fake: FakeSiliconFlow) -> None:
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url, siliconflow_model="Qwen/Qwen-Image-Edit-9999").restore(
+            RestoreRequest(image=IMAGE)
+        )
+    assert info.value.code == "provider_config_error"
+    assert info.value.message == "Service configuration error"
+    assert "Model does not exist" in (info.value.detail or "")
+    assert info.value.params["trace_id"] == fake.trace_ids[0]
+    assert fake.trace_ids[0] in (info.value.detail or "")
+
+
+def test_a_timeout_after_sending_is_recorded_as_possibly_billed(fake: FakeSiliconFlow) -> None:
+    fake.delay = 2.0
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url, timeout=0.3).restore(RestoreRequest(image=IMAGE))
+    assert info.value.code == "provider_timeout"
+    assert info.value.params["possibly_billed"] is True
+    assert "bill" in (info.value.detail or "")
+
+
+def test_a_lost_result_is_recorded_as_billed(fake: FakeSiliconFlow) -> None:
+    fake.result_status = 403
+    with pytest.raises(EngineError) as info:
+        make_engine(fake.api_url).restore(RestoreRequest(image=IMAGE))
+    assert info.value.params["billed"] is True
+    assert info.value.params["trace_id"] == fake.trace_ids[0]
+
+
+def test_siliconflow_has_a_default_budget_of_its_documented_rate() -> None:
+    from rekindle.engines.budget import MemoryBudgets
+
+    budgets = MemoryBudgets(Settings(_env_file=None))
+    first, second, third = (budgets.admit("siliconflow") for _ in range(3))
+    assert first.allowed and second.allowed
+    assert not third.allowed and third.wait_seconds > 0  # the burst waits in the queue
+    lifted = MemoryBudgets(Settings(_env_file=None, engine_budgets={"siliconflow": {}}))
+    assert all(lifted.admit("siliconflow").allowed for _ in range(5))
 
 
 def test_png_input_gets_a_png_data_uri(fake: FakeSiliconFlow) -> None:
@@ -113,11 +207,7 @@ ERROR_ROWS = [
     ),
     (
         400,
-        {
-            "code": 20012,
-            "message": "Model does not exist. Please check it carefully.",
-            "data": None,
-        },
+        {"code": 20015, "message": "The parameter is invalid.", "data": None},
         "provider_rejected_image",
         "Image could not be processed",
     ),

@@ -30,6 +30,10 @@ def provider_settings(fake: FakeSiliconFlow) -> dict[str, Any]:
         "siliconflow_api_key": API_KEY,
         "siliconflow_api_url": fake.api_url,
         "siliconflow_timeout": 60,
+        # The presigned-URL path, whose provider input copy these tests follow; moto signs for
+        # 127.0.0.1, which the start-up check would refuse for a provider on the internet.
+        "siliconflow_image_input": "url",
+        "siliconflow_image_url_check": False,
     }
 
 

@@ -164,7 +164,9 @@ def test_completed_result_survives_a_database_restart(
             task_time_limit_seconds=20,
             result_write_retry_seconds=30,
             free_credits=FREE_CREDITS,
-            **provider_settings(slow_provider),
+            # The sweep limit (20 s) must exceed SiliconFlow's own (2 x 9 s), checked at start-up.
+            **{**provider_settings(slow_provider), "siliconflow_timeout": 9},
+            sweep_margin_seconds=0,
         ) as stack,
         worker_process(stack.env, "--concurrency=2", "--beat"),
     ):

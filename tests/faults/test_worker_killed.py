@@ -65,7 +65,10 @@ def test_sigkill_mid_restoration(tmp_path: Path, slow_provider: FakeSiliconFlow)
 
         # A new worker with the sweep: the killed task is not delivered again (acks on receipt),
         # and once TASK_TIME_LIMIT_SECONDS have passed the sweep fails the attempt.
-        with worker_process(stack.env, "--concurrency=1", "--beat"):
+        # Its sweep limit (3 s) must exceed the engines' own (start-up check): a short
+        # SiliconFlow timeout for this worker, which restores nothing.
+        sweeper_env = {**stack.env, "SILICONFLOW_TIMEOUT": "1", "SWEEP_MARGIN_SECONDS": "0"}
+        with worker_process(sweeper_env, "--concurrency=1", "--beat"):
             after = stack.wait_for_photo(photo["id"], ("uploaded",), user=user, timeout=45)
         recovered_in = time.monotonic() - killed_at
         attempt = after["restore_attempts"][0]

@@ -37,6 +37,7 @@ def ai_stack(
         "siliconflow_api_key": API_KEY,
         "siliconflow_api_url": fakes["siliconflow"].api_url,
         "siliconflow_timeout": 1.5,
+        "engine_budgets": '{"siliconflow": {}}',  # no provider budget: many calls a minute
         "comfyui_url": fakes["comfyui"].url,
         "comfyui_timeout": 5,
         "comfyui_poll_interval": 0.5,
@@ -92,9 +93,8 @@ def test_remote_engine_result_is_stored(
         assert image.format == "JPEG"
     if engine == "siliconflow":
         sent = fakes["siliconflow"].payloads[-1]
-        # S3 storage gives the provider a presigned URL; the local store sends a data URI.
-        expected = "http" if ai_stack.kind == "production" else "data:image/jpeg;base64,"
-        assert sent["image"].startswith(expected)
+        # A data URI on every store (SILICONFLOW_IMAGE_INPUT=base64, the default).
+        assert sent["image"].startswith("data:image/jpeg;base64,")
         assert attempt["params"]["provider"] == "siliconflow"
         assert attempt["params"]["seed"] == sent["seed"]
     # The provider's input copy is not kept; only the result and its thumbnail.
@@ -135,9 +135,9 @@ FAILURES = [
     ),
     (
         "comfyui",
-        lambda f: setattr(f["comfyui"], "execution_error", True),
-        "provider_rejected_image",
-        "Image could not be processed",
+        lambda f: setattr(f["comfyui"], "execution_error", True),  # out of memory in a node
+        "provider_workflow_error",
+        "Service configuration error",
     ),
     (
         "runpod",
@@ -172,3 +172,8 @@ def test_provider_failure_ends_cleanly(
     assert attempt["error"] == {"code": code, "message": message}
     assert attempt["result_url"] is None and after["processed_url"] is None
     assert [k for k in ai_stack.object_keys() if attempt["id"] in k] == []
+    # What support needs to trace the call stays on the failed attempt.
+    if engine == "comfyui":
+        assert attempt["params"]["prompt_id"] in fakes["comfyui"].prompts
+    if engine == "siliconflow" and code != "provider_timeout":
+        assert attempt["params"]["trace_id"] in fakes["siliconflow"].trace_ids

@@ -7,6 +7,7 @@ code; the worker records it on the attempt and shows the user its message (seed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -24,6 +25,9 @@ class RestoreRequest:
     mask: a user-painted damage mask, or None: PNG bytes, 8-bit gray, the same width×height as
         `image`; non-zero pixels mark damage to repair. Only engines whose options include "mask"
         are given one.
+    on_submitted: called (once, from the engine's thread) with a reference to the remote job as
+        soon as the provider has queued it (`{"prompt_id": ...}`, `{"job_id": ...}`), so that the
+        stuck-attempt sweep can cancel it (`cancel_remote`) if the worker dies; None: not told.
     """
 
     image: bytes
@@ -33,6 +37,9 @@ class RestoreRequest:
     prompt: str | None = None
     seed: int | None = None
     mask: bytes | None = None
+    on_submitted: Callable[[dict[str, Any]], None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True)
@@ -55,14 +62,23 @@ class EngineError(Exception):
     """An engine failed. `code` is stable and machine-readable; `message` is for the user.
 
     `detail` keeps the provider's own words (status, body) for operators; it is stored on the attempt
-    but never shown as the user message.
+    but never shown as the user message (the `rekindle restore` CLI prints it after the message).
+    `params` is merged into the failed attempt's params JSON: what support needs to trace the call
+    (ComfyUI `prompt_id`, SiliconFlow `trace_id`, `possibly_billed`).
     """
 
-    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        detail: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}" + (f" ({detail})" if detail else ""))
         self.code = code
         self.message = message
         self.detail = detail
+        self.params: dict[str, Any] = dict(params or {})
 
 
 # Seed 001's error table: provider failure -> (code, user message).
@@ -73,6 +89,10 @@ PROVIDER_TIMEOUT = ("provider_timeout", "Service timeout, please retry")
 PROVIDER_UNAVAILABLE = ("provider_unavailable", "Service unavailable")
 PROVIDER_NO_BALANCE = ("provider_insufficient_balance", "Service configuration error")
 PROVIDER_BAD_RESULT = ("provider_bad_result", "Image could not be processed")
+# Operator faults, never the user's image: a model the provider does not have (SiliconFlow 20012),
+# a ComfyUI workflow that names a missing node, model file or bad value, or runs out of memory.
+PROVIDER_CONFIG = ("provider_config_error", "Service configuration error")
+PROVIDER_WORKFLOW = ("provider_workflow_error", "Service configuration error")
 
 
 RESTORE_OPTIONS: tuple[str, ...] = ("denoise", "colorize", "prompt", "seed", "mask")
@@ -86,7 +106,7 @@ class RestorationEngine(Protocol):
 
     Each implementation also provides `from_settings(settings) -> engine` and
     `is_configured(settings) -> bool` as classmethods (see `registry`). An engine that sets the
-    class attribute `wants_image_url = True` is given `RestoreRequest.image_url` (a presigned URL of
+    attribute `wants_image_url = True` (class or instance) is given `RestoreRequest.image_url` (a presigned URL of
     the preprocessed image) whenever the object store can make one.
     """
 
@@ -98,6 +118,15 @@ class RestorationEngine(Protocol):
 
     def restore(self, request: RestoreRequest) -> EngineResult:
         """Restore `request.image`; return an image. Raises EngineError."""
+        ...
+
+
+class CancellableEngine(Protocol):
+    """A remote engine whose queued jobs can be stopped from another process (the sweep)."""
+
+    def cancel_remote(self, ref: dict[str, Any]) -> bool:
+        """Best effort: stop the remote job `ref` (as given to `RestoreRequest.on_submitted`).
+        True when the provider accepted the request. Never raises."""
         ...
 
 

@@ -70,11 +70,21 @@ class Admission:
             release()
 
 
+DEFAULT_BUDGETS: dict[str, EngineBudget] = {
+    "siliconflow": EngineBudget(requests_per_minute=2, max_in_flight=2),
+}
+"""Budgets that apply unless `ENGINE_BUDGETS` names the engine. SiliconFlow documents image
+models' limits per account and model as IPM 2 (images per minute) and IPD 400
+(https://docs.siliconflow.com/en/userguide/rate-limits/rate-limit-and-upgradation, section 1.4):
+a burst beyond two a minute waits in the queue instead of failing with 429 "Service busy". An
+account with higher limits raises them with `ENGINE_BUDGETS`; `{"siliconflow": {}}` removes it."""
+
+
 class Budgets:
     """Interface of the budget backends."""
 
     def __init__(self, settings: Settings) -> None:
-        self.budgets: dict[str, EngineBudget] = dict(settings.engine_budgets)
+        self.budgets: dict[str, EngineBudget] = {**DEFAULT_BUDGETS, **settings.engine_budgets}
         self.window = float(settings.budget_window_seconds)
         self.lease = float(settings.task_time_limit_seconds + 60)
 

@@ -5,7 +5,9 @@ and messages, https://docs.comfy.org/development/comfyui-server/comms_messages, 
 ComfyUI's `server.py`):
 
 1. `GET /ws?clientId={client_id}` opened first, so no event is missed.
-2. `POST /upload/image`, multipart field `image` (+ `overwrite=true`) -> `{"name", "subfolder", "type"}`.
+2. `POST /upload/image`, multipart field `image` (+ `subfolder=rekindle`, `overwrite=true`), named
+   `{prompt_id}-image.jpg` (and `{prompt_id}-mask.png` for a workflow with a `mask` input)
+   -> `{"name", "subfolder", "type"}`.
 3. `POST /prompt` `{"prompt": graph, "client_id": client_id, "prompt_id": our_uuid}`
    -> 200 `{"prompt_id", "number", "node_errors"}` or 400 `{"error": {...}, "node_errors": {...}}`.
 4. Websocket events for our prompt: `execution_start`, `execution_cached`, `executing`
@@ -13,10 +15,17 @@ ComfyUI's `server.py`):
    `execution_interrupted`; binary frames are previews and are ignored.
    When the socket is silent for `COMFYUI_POLL_INTERVAL` seconds (or gone), `GET /history/{id}` and
    `GET /queue` are asked over HTTP instead.
-5. `GET /view?filename=&subfolder=&type=` for the output image.
+5. `GET /view?filename=&subfolder=&type=` for the output image; then `POST /history
+   {"delete": [prompt_id]}` (also after a failure): the server keeps no history of ours. ComfyUI has
+   no route to delete input or output files; docs/engines.md says how an operator prunes them.
 6. On our time limit (`COMFYUI_TIMEOUT`, 300 s: seed 003's five minutes): `POST /interrupt
    {"prompt_id"}` when it is running (ComfyUI interrupts only that prompt), `POST /queue
    {"delete": [id]}` when it is still pending; then provider_timeout.
+
+Blame: a fault of the workflow or the server (a missing node class, a value out of range, a model
+file that is not there, out of memory while a node runs) is `provider_workflow_error` ("Service
+configuration error"); only a failure of the node that loads the user's image (or mask) is
+`provider_rejected_image`. Every EngineError carries the `prompt_id` in its params.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from rekindle.engines.base import (
     PROVIDER_BAD_RESULT,
     PROVIDER_TIMEOUT,
     PROVIDER_UNAVAILABLE,
+    PROVIDER_WORKFLOW,
     EngineError,
     EngineResult,
     RestoreRequest,
@@ -48,26 +58,81 @@ from rekindle.engines.base import (
 log = logging.getLogger(__name__)
 
 PROVIDER = "comfyui"
-MEGAPIXELS = 1.0
-"""Seed 003: fixed, not exposed."""
 COLORIZE_PROMPT = "colorized, natural realistic colours"
+KEEP_GRAIN_PROMPT = "keep the natural film grain"
+REMOVE_NOISE_PROMPT = "remove film grain and noise thoroughly"
+UPLOAD_SUBFOLDER = "rekindle"
+"""Our inputs go to `ComfyUI/input/rekindle/`, apart from everybody else's."""
+OOM_WORDS = ("out of memory", "outofmemory")
 MAX_SEED = 2**32 - 1
 ABORT_TIMEOUT = 5.0
 """Seconds allowed to each best-effort request that cancels our prompt."""
 
 
 def workflow_prompt(workflow: workflows.Workflow, request: RestoreRequest) -> str | None:
-    """The workflow's default prompt with the colourise option and the user's text appended, or
-    None (the workflow's default applies) when there is nothing to add."""
+    """The workflow's default prompt with the colourise option, the grain wish (when the workflow
+    has no `denoise` input of its own) and the user's text appended, or None (the workflow's
+    default applies) when there is nothing to add."""
     extra = []
     if request.colorize:
         extra.append(COLORIZE_PROMPT)
+    if "denoise" not in workflow.inputs:
+        if request.denoise <= 0.2:
+            extra.append(KEEP_GRAIN_PROMPT)
+        elif request.denoise >= 0.8:
+            extra.append(REMOVE_NOISE_PROMPT)
     if request.prompt and request.prompt.strip():
         extra.append(request.prompt.strip())
     if not extra:
         return None
     base = str(workflow.defaults.get("prompt") or "")
     return ", ".join([base, *extra]) if base else ", ".join(extra)
+
+
+def request_values(workflow: workflows.Workflow, request: RestoreRequest) -> dict[str, Any]:
+    """The values of the request the workflow has inputs for (image and mask excepted): only what
+    is declared is sent, and only what is sent is recorded. `megapixels` and any other default
+    comes from the workflow's own `defaults`."""
+    declared = workflow.inputs
+    values: dict[str, Any] = {}
+    if "denoise" in declared:
+        values["denoise"] = min(max(float(request.denoise), 0.0), 1.0)
+    if "seed" in declared:
+        values["seed"] = request.seed if request.seed is not None else random.randint(0, MAX_SEED)
+    if "prompt" in declared:
+        values["prompt"] = workflow_prompt(workflow, request)
+    return values
+
+
+def sent_params(workflow: workflows.Workflow, values: dict[str, Any]) -> dict[str, Any]:
+    """What the bound graph holds for each declared input (the request's value, else the
+    workflow's default), image and mask names excepted."""
+    merged = {**workflow.defaults, **{k: v for k, v in values.items() if v is not None}}
+    return {
+        name: merged[name]
+        for name in workflow.inputs
+        if name not in ("image", "mask") and name in merged
+    }
+
+
+def blame_node_errors(body: Any, image_nodes: set[str]) -> tuple[str, str]:
+    """Who is at fault for ComfyUI's 400: the image only when every node error is on a node that
+    loads the user's image or mask; else the workflow (missing node, bad value, missing file)."""
+    node_errors = body.get("node_errors") if isinstance(body, dict) else None
+    if isinstance(node_errors, dict) and node_errors and set(node_errors) <= image_nodes:
+        return PROVIDER_BAD_IMAGE
+    return PROVIDER_WORKFLOW
+
+
+def blame_execution_error(data: dict[str, Any], image_nodes: set[str]) -> tuple[str, str]:
+    """Who is at fault for an `execution_error`: out of memory is the server's sizing; a failure
+    in the node that loads the user's image or mask is the image's; any other is the workflow's."""
+    text = f"{data.get('exception_type', '')} {data.get('exception_message', '')}".lower()
+    if any(word in text for word in OOM_WORDS):
+        return PROVIDER_WORKFLOW
+    if str(data.get("node_id")) in image_nodes:
+        return PROVIDER_BAD_IMAGE
+    return PROVIDER_WORKFLOW
 
 
 def node_errors_text(body: Any) -> str:
@@ -134,7 +199,7 @@ class ComfyUIEngine:
     def from_settings(cls, settings: Settings) -> ComfyUIEngine:
         return cls(
             base_url=settings.comfyui_url or "",
-            workflow=workflows.load(settings.comfyui_workflow, "restore.json"),
+            workflow=workflows.load(settings.comfyui_workflow, workflows.DEFAULT_RESTORE),
             timeout=settings.comfyui_timeout,
             poll_interval=settings.comfyui_poll_interval,
             max_in_flight=settings.comfyui_max_in_flight,
@@ -145,8 +210,29 @@ class ComfyUIEngine:
         """True when COMFYUI_URL is set."""
         return bool(settings.comfyui_url)
 
+    @staticmethod
+    def time_limit(settings: Settings) -> float:
+        """The longest one restoration may take, seconds (COMFYUI_TIMEOUT, then best-effort
+        clean-up requests)."""
+        return settings.comfyui_timeout + 2 * ABORT_TIMEOUT
+
     def close(self) -> None:
         self.client.close()
+
+    @property
+    def image_nodes(self) -> set[str]:
+        """The nodes that load the user's image or mask."""
+        return {self.workflow.inputs[n][0] for n in ("image", "mask") if n in self.workflow.inputs}
+
+    def cancel_remote(self, ref: dict[str, Any]) -> bool:
+        """Stop prompt `ref["prompt_id"]` (the sweep, after the worker died) and drop its
+        history. Never raises."""
+        prompt_id = ref.get("prompt_id")
+        if not isinstance(prompt_id, str) or not prompt_id:
+            return False
+        sent = self._abort(prompt_id)
+        self._forget(prompt_id)
+        return sent
 
     # --- the restoration ------------------------------------------------------------------------
 
@@ -155,43 +241,49 @@ class ComfyUIEngine:
         return workflows.supported_options(self.workflow)
 
     def restore(self, request: RestoreRequest) -> EngineResult:
-        """Upload, submit, follow, fetch. Raises EngineError.
+        """Upload, submit, follow, fetch, forget. Raises EngineError (its params name the
+        `prompt_id`):
 
-        provider_rejected_image: ComfyUI's 400 (`node_errors`) or an `execution_error` event;
+        provider_workflow_error: ComfyUI's 400 (`node_errors`) or an `execution_error` caused by
+        the workflow or the server (missing node or model file, bad value, out of memory);
+        provider_rejected_image: the same, in the node that loads the user's image or mask;
         provider_timeout: not finished within COMFYUI_TIMEOUT seconds (the prompt is interrupted);
         provider_unavailable: network failure, 5xx, `execution_interrupted`, a prompt that vanished;
         provider_bad_result: malformed JSON, no output image, an output that is not an image.
         """
         deadline = time.monotonic() + self.timeout
-        seed = request.seed if request.seed is not None else random.randint(0, MAX_SEED)
-        with self.in_flight.slot(self.timeout):
-            started = time.monotonic()
-            client_id = uuid.uuid4().hex
-            prompt_id = str(uuid.uuid4())
-            with ExitStack() as stack:
-                ws = self._open_socket(stack, client_id, deadline)
-                image_name = self._upload(request.image, prompt_id, deadline)
-                values: dict[str, Any] = {
-                    "image": image_name,
-                    "denoise": min(max(float(request.denoise), 0.0), 1.0),
-                    "megapixels": MEGAPIXELS,
-                    "seed": seed,
-                    "prompt": workflow_prompt(self.workflow, request),
-                }
-                graph = self.workflow.bind(values)
-                self._submit(graph, client_id, prompt_id, deadline)
-                entry = self._wait(ws, prompt_id, deadline)
-                data = self._fetch_output(entry, deadline)
-            elapsed = time.monotonic() - started
-        content_type = http.check_image(PROVIDER, data)
+        prompt_id = str(uuid.uuid4())
+        trace = {"provider": PROVIDER, "workflow": self.workflow.name, "prompt_id": prompt_id}
+        submitted = False
+        try:
+            with self.in_flight.slot(self.timeout):
+                started = time.monotonic()
+                client_id = uuid.uuid4().hex
+                values = request_values(self.workflow, request)
+                with ExitStack() as stack:
+                    ws = self._open_socket(stack, client_id, deadline)
+                    uploads = {"image": self._upload(request.image, prompt_id, "image", deadline)}
+                    if request.mask is not None and "mask" in self.workflow.inputs:
+                        uploads["mask"] = self._upload(request.mask, prompt_id, "mask", deadline)
+                    graph = self.workflow.bind({**values, **uploads})
+                    submitted = True  # from here on, a history entry may exist
+                    self._submit(graph, client_id, prompt_id, deadline)
+                    if request.on_submitted is not None:
+                        request.on_submitted({"prompt_id": prompt_id})
+                    entry = self._wait(ws, prompt_id, deadline)
+                    data = self._fetch_output(entry, deadline)
+                elapsed = time.monotonic() - started
+            content_type = http.check_image(PROVIDER, data)
+        except EngineError as exc:
+            exc.params.update(trace)
+            raise
+        finally:
+            if submitted:
+                self._forget(prompt_id)
         params = {
-            "provider": PROVIDER,
-            "workflow": self.workflow.name,
-            "prompt_id": prompt_id,
-            "prompt": values["prompt"] or self.workflow.defaults.get("prompt"),
-            "denoise": values["denoise"],
-            "megapixels": MEGAPIXELS,
-            "seed": seed,
+            **trace,
+            **sent_params(self.workflow, values),
+            "mask": "mask" in uploads,
             "elapsed_seconds": round(elapsed, 3),
         }
         return EngineResult(
@@ -209,16 +301,17 @@ class ComfyUIEngine:
             raise http.engine_error(PROVIDER_TIMEOUT, f"{PROVIDER}: time limit {self.timeout}s")
         return remaining
 
-    def _upload(self, image: bytes, prompt_id: str, deadline: float) -> str:
+    def _upload(self, image: bytes, prompt_id: str, role: str, deadline: float) -> str:
+        """Upload `image` as `rekindle/{prompt_id}-{role}.{ext}`; the name LoadImage takes."""
         mime = http.image_mime(image)
-        filename = f"rekindle-{prompt_id}.{mime.split('/')[1].replace('jpeg', 'jpg')}"
+        filename = f"{prompt_id}-{role}.{mime.split('/')[1].replace('jpeg', 'jpg')}"
         response = http.send(
             self.client,
             PROVIDER,
             "POST",
             "/upload/image",
             files={"image": (filename, image, mime)},
-            data={"overwrite": "true"},
+            data={"overwrite": "true", "subfolder": UPLOAD_SUBFOLDER, "type": "input"},
             timeout=self._remaining(deadline),
         )
         body = http.json_body(PROVIDER, response)
@@ -239,10 +332,12 @@ class ComfyUIEngine:
             raise http.error_for_transport(PROVIDER, exc) from exc
         if response.status_code == 400:
             try:
-                text = node_errors_text(response.json())
+                body = response.json()
+                text = node_errors_text(body)
             except ValueError:
-                text = response.text[:500]
-            raise http.engine_error(PROVIDER_BAD_IMAGE, f"{PROVIDER} rejected the workflow: {text}")
+                body, text = None, response.text[:500]
+            kind = blame_node_errors(body, self.image_nodes)
+            raise http.engine_error(kind, f"{PROVIDER} rejected the workflow: {text}")
         if response.is_error:
             raise http.error_for_status(PROVIDER, response)
         body = http.json_body(PROVIDER, response)
@@ -345,7 +440,7 @@ class ComfyUIEngine:
             # The socket has said nothing about our prompt for a while: ask over HTTP.
             last_progress = time.monotonic()
             entry = self._history_entry(prompt_id, deadline)
-            if entry is not None and _entry_finished(entry, prompt_id):
+            if entry is not None and _entry_finished(entry, prompt_id, self.image_nodes):
                 return entry
             if entry is None:
                 state = self._queue_state(prompt_id, self._remaining(deadline))
@@ -361,7 +456,10 @@ class ComfyUIEngine:
         kind = event.get("type")
         data = event.get("data") or {}
         if kind == "execution_error":
-            raise http.engine_error(PROVIDER_BAD_IMAGE, f"{PROVIDER} {_execution_error_text(data)}")
+            raise http.engine_error(
+                blame_execution_error(data, self.image_nodes),
+                f"{PROVIDER} {_execution_error_text(data)}",
+            )
         if kind == "execution_interrupted":
             raise http.engine_error(
                 PROVIDER_UNAVAILABLE,
@@ -376,23 +474,39 @@ class ComfyUIEngine:
         it writes the entry, so it may take a moment to appear."""
         while True:
             entry = self._history_entry(prompt_id, deadline)
-            if entry is not None and _entry_finished(entry, prompt_id):
+            if entry is not None and _entry_finished(entry, prompt_id, self.image_nodes):
                 return entry
             time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
 
-    def _abort(self, prompt_id: str) -> None:
-        """Best effort: interrupt our prompt if it runs, drop it if it waits. Never raises."""
+    def _abort(self, prompt_id: str) -> bool:
+        """Best effort: interrupt our prompt if it runs, drop it if it waits. True when a request
+        was accepted; never raises."""
         try:
             state = self._queue_state(prompt_id, ABORT_TIMEOUT)
         except EngineError:
             state = "running"  # unknown: a targeted interrupt is harmless to other prompts
         try:
             if state == "running":
-                self.client.post("/interrupt", json={"prompt_id": prompt_id}, timeout=ABORT_TIMEOUT)
+                response = self.client.post(
+                    "/interrupt", json={"prompt_id": prompt_id}, timeout=ABORT_TIMEOUT
+                )
             elif state == "pending":
-                self.client.post("/queue", json={"delete": [prompt_id]}, timeout=ABORT_TIMEOUT)
+                response = self.client.post(
+                    "/queue", json={"delete": [prompt_id]}, timeout=ABORT_TIMEOUT
+                )
+            else:
+                return False
+            return response.is_success
         except httpx.HTTPError as exc:
             log.warning("comfyui: could not cancel prompt %s: %s", prompt_id, exc)
+            return False
+
+    def _forget(self, prompt_id: str) -> None:
+        """Best effort: `POST /history {"delete": [prompt_id]}`. Never raises."""
+        try:
+            self.client.post("/history", json={"delete": [prompt_id]}, timeout=ABORT_TIMEOUT)
+        except httpx.HTTPError as exc:
+            log.warning("comfyui: could not delete history of prompt %s: %s", prompt_id, exc)
 
     # --- the result -----------------------------------------------------------------------------
 
@@ -426,7 +540,7 @@ def _execution_error_text(data: dict[str, Any]) -> str:
     )
 
 
-def _entry_finished(entry: dict[str, Any], prompt_id: str) -> bool:
+def _entry_finished(entry: dict[str, Any], prompt_id: str, image_nodes: set[str]) -> bool:
     """Whether a `/history` entry is final; raises EngineError when it records a failure."""
     status = entry.get("status")
     if not isinstance(status, dict):
@@ -437,13 +551,14 @@ def _entry_finished(entry: dict[str, Any], prompt_id: str) -> bool:
                 kind, data = message
                 if kind == "execution_error" and isinstance(data, dict):
                     raise http.engine_error(
-                        PROVIDER_BAD_IMAGE, f"{PROVIDER} {_execution_error_text(data)}"
+                        blame_execution_error(data, image_nodes),
+                        f"{PROVIDER} {_execution_error_text(data)}",
                     )
                 if kind == "execution_interrupted":
                     raise http.engine_error(
                         PROVIDER_UNAVAILABLE, f"{PROVIDER}: prompt {prompt_id} interrupted"
                     )
-        raise http.engine_error(PROVIDER_BAD_IMAGE, f"{PROVIDER}: prompt {prompt_id} failed")
+        raise http.engine_error(PROVIDER_WORKFLOW, f"{PROVIDER}: prompt {prompt_id} failed")
     return bool(status.get("completed"))
 
 

@@ -32,6 +32,7 @@ from rekindle.engines.base import (
     PROVIDER_BAD_IMAGE,
     PROVIDER_BAD_RESULT,
     PROVIDER_BUSY,
+    PROVIDER_CONFIG,
     PROVIDER_NO_BALANCE,
     PROVIDER_TIMEOUT,
     PROVIDER_UNAVAILABLE,
@@ -51,6 +52,9 @@ _BALANCE_WORDS = ("balance", "insufficient", "quota", "credit")
 _OVERLOAD_WORDS = ("overload", "busy", "capacity", "too many")
 SILICONFLOW_NO_BALANCE_CODE = 30001
 """SiliconFlow's body code for "Sorry, your account balance is insufficient" (sent with 403)."""
+SILICONFLOW_MODEL_MISSING_CODE = 20012
+"""SiliconFlow's body code for "Model does not exist. Please check it carefully." (sent with 400):
+the operator named a model the account cannot use, not a fault of the user's image."""
 SILICONFLOW_OVERLOADED_CODE = 50505
 """SiliconFlow's documented 503 body code: "Model service overloaded. Please try again later."."""
 
@@ -120,6 +124,7 @@ def parse_error_body(response: httpx.Response) -> tuple[Any, str]:
 def error_for_status(provider: str, response: httpx.Response) -> EngineError:
     """Map a non-2xx provider answer to an EngineError (seed 001's table plus documented cases).
 
+    SiliconFlow code 20012 (model does not exist) -> configuration (`provider_config_error`);
     400/413/415/422 -> rejected image; 401 -> configuration; 402, or 403 saying "balance" (SiliconFlow
     code 30001) -> insufficient balance; other 403 -> configuration; 404 -> unavailable (wrong URL,
     model or endpoint id); 408/504/524 -> timeout; 429 -> busy; 503 saying "overloaded" (SiliconFlow
@@ -130,7 +135,11 @@ def error_for_status(provider: str, response: httpx.Response) -> EngineError:
     detail = f"{provider} HTTP {status}" + (f" code={code}" if code is not None else "")
     detail += f": {message}" if message else ""
     lowered = (message or "").lower()
-    if status in (400, 413, 415, 422):
+    if code == SILICONFLOW_MODEL_MISSING_CODE or (
+        status in (400, 404) and "model does not exist" in lowered
+    ):
+        kind = PROVIDER_CONFIG
+    elif status in (400, 413, 415, 422):
         kind = PROVIDER_BAD_IMAGE
     elif status == 401:
         kind = PROVIDER_AUTH

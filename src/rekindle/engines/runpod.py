@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import time
 import uuid
 from typing import Any, ClassVar
@@ -25,7 +24,7 @@ from typing import Any, ClassVar
 from rekindle.config import Settings
 from rekindle.engines import http, runpod_client, workflows
 from rekindle.engines.base import EngineResult, RestoreRequest
-from rekindle.engines.comfyui import MAX_SEED, MEGAPIXELS, workflow_prompt
+from rekindle.engines.comfyui import request_values, sent_params
 from rekindle.engines.runpod_client import PROVIDER
 
 PAYLOAD_MARGIN = 4096
@@ -60,7 +59,7 @@ class RunPodEngine:
     def from_settings(cls, settings: Settings) -> RunPodEngine:
         return cls(
             client=runpod_client.RunPodClient.from_settings(settings, settings.runpod_endpoint_id),
-            workflow=workflows.load(settings.comfyui_workflow, "restore.json"),
+            workflow=workflows.load(settings.comfyui_workflow, workflows.DEFAULT_RESTORE),
             timeout=settings.runpod_timeout,
             max_in_flight=settings.runpod_max_in_flight,
         )
@@ -70,8 +69,19 @@ class RunPodEngine:
         """True when RUNPOD_API_KEY and RUNPOD_ENDPOINT_ID are set."""
         return bool(settings.runpod_api_key and settings.runpod_endpoint_id)
 
+    @staticmethod
+    def time_limit(settings: Settings) -> float:
+        """The longest one restoration may take, seconds (RUNPOD_TIMEOUT, then the download's
+        at least one second and the best-effort /cancel)."""
+        return settings.runpod_timeout + 1 + runpod_client.CANCEL_TIMEOUT
+
     def close(self) -> None:
         self.client.close()
+
+    def cancel_remote(self, ref: dict[str, Any]) -> bool:
+        """`POST /cancel/{ref["job_id"]}` (the sweep, after the worker died). Never raises."""
+        job_id = ref.get("job_id")
+        return isinstance(job_id, str) and bool(job_id) and self.client.cancel(job_id)
 
     def supported_options(self) -> frozenset[str]:
         """The options the workflow declares inputs for (see `workflows.supported_options`)."""
@@ -85,30 +95,31 @@ class RunPodEngine:
         cancelled), provider_unavailable (CANCELLED, network error, 5xx), provider_auth_failed
         (401/403), provider_busy (429), provider_bad_result (no or non-image output).
         """
-        seed = request.seed if request.seed is not None else random.randint(0, MAX_SEED)
-        prompt = workflow_prompt(self.workflow, request)
-        denoise = min(max(float(request.denoise), 0.0), 1.0)
-        values: dict[str, Any] = {
-            "denoise": denoise,
-            "megapixels": MEGAPIXELS,
-            "seed": seed,
-            "prompt": prompt,
-        }
+        values = request_values(self.workflow, request)
         stem = f"rekindle-{uuid.uuid4().hex}"
+        # A workflow with a `mask` input gets the user's mask as a second worker image.
+        masks: list[dict[str, str]] = []
+        if request.mask is not None and "mask" in self.workflow.inputs:
+            values["mask"] = f"{stem}-mask.png"
+            masks = [{"name": values["mask"], "image": base64.b64encode(request.mask).decode()}]
         sizing = self.workflow.bind({**values, "image": f"{stem}.jpeg"})
-        envelope = len(json.dumps({"input": {"workflow": sizing, "images": [{"name": stem}]}}))
+        envelope = len(
+            json.dumps({"input": {"workflow": sizing, "images": [{"name": stem}, *masks]}})
+        )
         budget = runpod_client.RUN_PAYLOAD_LIMIT - envelope - PAYLOAD_MARGIN
         image, reencoded = runpod_client.fit_jpeg(request.image, budget)
         name = f"{stem}.{http.image_mime(image).split('/')[1]}"
         graph = self.workflow.bind({**values, "image": name})
         job_input: dict[str, Any] = {
             "workflow": graph,
-            "images": [{"name": name, "image": base64.b64encode(image).decode("ascii")}],
+            "images": [{"name": name, "image": base64.b64encode(image).decode("ascii")}, *masks],
         }
         deadline = time.monotonic() + self.timeout
         with self.in_flight.slot(self.timeout):
             started = time.monotonic()
-            result = self.client.run_and_wait(job_input, max(deadline - time.monotonic(), 0.001))
+            result = self.client.run_and_wait(
+                job_input, max(deadline - time.monotonic(), 0.001), request.on_submitted
+            )
             files = runpod_client.output_files(PROVIDER, result.output)
             images = [f for f in files if not f["filename"].lower().endswith(VIDEO_SUFFIXES)]
             data = runpod_client.file_bytes(
@@ -124,10 +135,8 @@ class RunPodEngine:
             "endpoint_id": self.client.endpoint_id,
             "job_id": result.job_id,
             "workflow": self.workflow.name,
-            "prompt": prompt or self.workflow.defaults.get("prompt"),
-            "denoise": denoise,
-            "megapixels": MEGAPIXELS,
-            "seed": seed,
+            **sent_params(self.workflow, values),
+            "mask": bool(masks),
             "delay_ms": result.delay_ms,
             "execution_ms": result.execution_ms,
             "elapsed_seconds": round(elapsed, 3),

@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +159,14 @@ class RunPodClient:
             log.warning("%s: could not cancel job %s: %s", self.provider, job_id, exc)
             return False
 
-    def run_and_wait(self, job_input: dict[str, Any], time_limit: float) -> JobResult:
+    def run_and_wait(
+        self,
+        job_input: dict[str, Any],
+        time_limit: float,
+        on_submitted: Callable[[dict[str, Any]], None] | None = None,
+    ) -> JobResult:
         """Submit and poll until a final state, at most `time_limit` seconds; then /cancel.
+        `on_submitted` is told `{"job_id": ...}` once RunPod has queued the job.
 
         Raises EngineError: FAILED -> provider_rejected_image (the worker's `error` as detail),
         TIMED_OUT or our time limit -> provider_timeout, CANCELLED -> provider_unavailable, plus
@@ -167,6 +174,8 @@ class RunPodClient:
         """
         deadline = time.monotonic() + time_limit
         job_id = self.run(job_input, time_limit)
+        if on_submitted is not None:
+            on_submitted({"job_id": job_id})
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -283,7 +292,9 @@ def fit_jpeg(image: bytes, budget: int) -> tuple[bytes, bool]:
         if min(img.size) < 64:
             break
         img = img.resize((int(img.width * 0.8), int(img.height * 0.8)), Image.Resampling.LANCZOS)
-    raise http.engine_error(PROVIDER_BAD_IMAGE, "input does not fit the RunPod /run payload limit")
+    raise http.engine_error(
+        PROVIDER_BAD_IMAGE, "input does not fit the provider's payload limit even re-encoded"
+    )
 
 
 def _b64_len(n: int) -> int:

@@ -63,6 +63,8 @@ def restore_files(
             target.write_bytes(_as_jpeg(result.data))
         except (OSError, AppError, EngineError) as exc:
             reason = getattr(exc, "message", None) or exc.strerror or str(exc)  # type: ignore[union-attr]
+            if isinstance(exc, EngineError) and exc.detail:  # the provider's own words
+                reason = f"{reason}: {exc.detail}"
             report(f"{source}: cannot restore: {reason}")
             failures.append(source)
             continue

@@ -76,6 +76,28 @@ def mark_completed(
     return True
 
 
+def record_remote_job(session: Session, attempt_id: uuid.UUID, ref: dict[str, object]) -> bool:
+    """Keep the provider's job reference (`{"prompt_id"}`, `{"job_id"}`) in the params of an attempt
+    still processing, as `params["remote"]`, so that the stuck-attempt sweep can cancel the job if
+    the worker dies. Returns False when the attempt is no longer processing."""
+    attempt = session.scalars(
+        select(RestoreAttempt).where(RestoreAttempt.id == attempt_id)
+    ).one_or_none()
+    if attempt is None or attempt.status != AttemptStatus.PROCESSING:
+        return False
+    return bool(
+        session.execute(
+            update(RestoreAttempt)
+            .where(
+                RestoreAttempt.id == attempt_id,
+                RestoreAttempt.status == AttemptStatus.PROCESSING,
+            )
+            .values(params={**attempt.params, "remote": dict(ref)})
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+    )
+
+
 def mark_failed(
     session: Session,
     attempt_id: uuid.UUID,

@@ -34,7 +34,12 @@ from rekindle.models import AttemptStatus, RestoreAttempt
 from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.service import request_restore, validate_restore
 from rekindle.queue import RESTORE_TASK, send
-from rekindle.restoration.outcomes import mark_completed, mark_failed, mark_processing
+from rekindle.restoration.outcomes import (
+    mark_completed,
+    mark_failed,
+    mark_processing,
+    record_remote_job,
+)
 from rekindle.runtime import Runtime
 from rekindle.storage import StorageError, keys
 from rekindle.storage.orphans import discard_or_remember, remove_orphaned_objects
@@ -222,7 +227,9 @@ def _run_admitted(runtime: Runtime, attempt_id: uuid.UUID) -> str:
     try:
         outcome = _restore_and_store(runtime, job, stored, started)
     except EngineError as exc:
-        return _fail(runtime, job, stored, exc.code, exc.message, exc.detail, started)
+        return _fail(
+            runtime, job, stored, exc.code, exc.message, exc.detail, started, extra=exc.params
+        )
     except StorageError as exc:
         return _fail(runtime, job, stored, *STORAGE_DOWN, str(exc), started)
     except UnknownEngine as exc:
@@ -312,6 +319,7 @@ def _restore_and_store(
         prompt=job.request.get("prompt"),  # type: ignore[arg-type]
         seed=job.request.get("seed"),  # type: ignore[arg-type]
         mask=mask,
+        on_submitted=lambda ref: _remember_remote_job(runtime, job.attempt_id, ref),
     )
     engine_started = time.monotonic()
     with metrics.engine_timer("restore", job.engine):
@@ -347,6 +355,30 @@ def _restore_and_store(
     return result.model, params, result_key, thumb_key
 
 
+def _remember_remote_job(runtime: Runtime, attempt_id: uuid.UUID, ref: dict[str, object]) -> None:
+    """Record the provider's job on the attempt (for the sweep). A failure here must not fail the
+    restoration: the job runs on, only the sweep's cancel would be lost."""
+    try:
+        with session_scope(runtime.sessions) as session:
+            record_remote_job(session, attempt_id, ref)
+    except Exception:
+        log.warning("attempt %s: could not record remote job %s", attempt_id, ref, exc_info=True)
+
+
+def _cancel_remote_job(runtime: Runtime, engine_name: str, ref: object) -> bool:
+    """Best effort: cancel a swept attempt's job on its provider (ComfyUI interrupt or queue
+    delete, RunPod /cancel): its worker died, so nobody will collect the result. Never raises."""
+    if not isinstance(ref, dict):
+        return False
+    try:
+        engine = restoration_engine(engine_name, runtime.settings)
+        cancel = getattr(engine, "cancel_remote", None)
+        return bool(cancel(ref)) if cancel is not None else False
+    except Exception:
+        log.warning("could not cancel %s job %s", engine_name, ref, exc_info=True)
+        return False
+
+
 def _as_jpeg(data: bytes) -> bytes:
     """The engine's image as JPEG (results are stored as .jpg). Raises EngineError if not an image."""
     try:
@@ -374,6 +406,7 @@ def _fail(
     message: str,
     detail: str | None,
     started: float,
+    extra: dict[str, object] | None = None,
 ) -> str:
     # Storage may be down (often why it failed): what cannot be removed now, the sweep removes later.
     discard_or_remember(
@@ -382,7 +415,10 @@ def _fail(
         stored,
         reason=f"restore attempt {job.attempt_id} failed: {code}",
     )
-    params: dict[str, object] = {"timings": {"total_seconds": round(time.monotonic() - started, 3)}}
+    params: dict[str, object] = {
+        **(extra or {}),  # what support needs: prompt_id, trace_id, possibly_billed
+        "timings": {"total_seconds": round(time.monotonic() - started, 3)},
+    }
     with session_scope(runtime.sessions) as session:
         mark_failed(
             session,
@@ -440,6 +476,7 @@ def sweep_stuck_attempts(runtime: Runtime) -> int:
         with session_scope(runtime.sessions) as session:
             attempt = session.get(RestoreAttempt, attempt_id)
             owner = (attempt.photo.owner_id, attempt.photo_id) if attempt is not None else None
+            remote = (attempt.engine, attempt.params.get("remote")) if attempt is not None else None
             swept = mark_failed(
                 session,
                 attempt_id,
@@ -449,6 +486,16 @@ def sweep_stuck_attempts(runtime: Runtime) -> int:
             )
         if swept and owner is not None:
             failed += 1
+            if remote is not None and remote[1] is not None:
+                # Nobody collects its result any more: stop it from holding the GPU (and billing).
+                cancelled = _cancel_remote_job(runtime, *remote)
+                log.warning(
+                    "swept attempt %s: %s job %s %s",
+                    attempt_id,
+                    remote[0],
+                    remote[1],
+                    "cancelled" if cancelled else "could not be cancelled",
+                )
             _discard_attempt_objects(runtime, attempt_id, *owner)
             publish_restore_attempt(runtime, attempt_id)
     if failed:

@@ -6,6 +6,8 @@ comms_messages: `POST /upload/image` (multipart `image`, `overwrite`) -> `{"name
 "node_errors"}` or 400 `{"error": {"type", "message", "details", "extra_info"}, "node_errors"}`;
 `GET /history/{id}`; `GET /queue` -> `{"queue_running": [[number, id, prompt, extra, outputs]],
 "queue_pending": [...]}`; `POST /queue {"delete": [...]}`; `POST /interrupt {"prompt_id"}`;
+`POST /history {"delete": [...]}` / `{"clear": true}`; `GET /object_info` (whatever schema the test
+sets as `object_info`);
 `GET /view?filename=&subfolder=&type=`; `/ws?clientId=` sending `status`, `execution_start`,
 `execution_cached`, `executing`, `progress`, `executed`, `execution_success`, `execution_error`,
 `execution_interrupted`, and binary preview frames.
@@ -34,7 +36,8 @@ class FakeComfyUI(FakeServer):
     - `silent_ws`: after the initial `status`, the socket says nothing (the client must poll).
     - `close_ws`: the server closes each socket right after `status`.
     - `reject_workflow`: `/prompt` answers 400 with `node_errors` (a missing checkpoint).
-    - `execution_error`: the run fails in node "8" with an `execution_error` event.
+    - `execution_error`: the run fails in node `error_node` ("8") with an `execution_error` event
+      of `error_type`/`error_message` (default: CUDA out of memory).
     - `run_seconds`: how long a run takes; `hang`: it never finishes (until interrupted).
     - `output`: bytes `/view` serves for the result; `output_type`: "output" or "temp".
     - `prompt_status`: an HTTP error status for `/prompt` (e.g. 500).
@@ -46,6 +49,11 @@ class FakeComfyUI(FakeServer):
         self.close_ws = False
         self.reject_workflow = False
         self.execution_error = False
+        self.error_node = "8"
+        self.error_type = "torch.OutOfMemoryError"
+        self.error_message = "CUDA out of memory. Tried to allocate 2.00 GiB"
+        self.history_deleted: list[str] = []
+        self.object_info: dict[str, Any] = {}
         self.run_seconds = 0.05
         self.hang = False
         self.output: bytes = png_bytes(80, 60)
@@ -67,6 +75,8 @@ class FakeComfyUI(FakeServer):
             Route("/upload/image", self.upload, methods=["POST"]),
             Route("/prompt", self.prompt, methods=["POST"]),
             Route("/history/{prompt_id}", self.get_history, methods=["GET"]),
+            Route("/history", self.post_history, methods=["POST"]),
+            Route("/object_info", self.get_object_info, methods=["GET"]),
             Route("/queue", self.get_queue, methods=["GET"]),
             Route("/queue", self.post_queue, methods=["POST"]),
             Route("/interrupt", self.interrupt, methods=["POST"]),
@@ -81,8 +91,23 @@ class FakeComfyUI(FakeServer):
         image = form.get("image")
         if image is None or isinstance(image, str) or not image.filename:
             return Response(status_code=400)
-        self.uploads[image.filename] = await image.read()
-        return JSONResponse({"name": image.filename, "subfolder": "", "type": "input"})
+        subfolder = str(form.get("subfolder") or "")
+        key = f"{subfolder}/{image.filename}" if subfolder else image.filename
+        self.uploads[key] = await image.read()
+        return JSONResponse({"name": image.filename, "subfolder": subfolder, "type": "input"})
+
+    async def post_history(self, request: Request) -> Response:
+        data = json.loads(await request.body() or b"{}")
+        if data.get("clear"):
+            self.history_deleted += list(self.history)
+            self.history.clear()
+        for prompt_id in data.get("delete", []):
+            self.history_deleted.append(prompt_id)
+            self.history.pop(prompt_id, None)
+        return Response(status_code=200)
+
+    async def get_object_info(self, request: Request) -> Response:
+        return JSONResponse(self.object_info)
 
     async def prompt(self, request: Request) -> Response:
         if self.prompt_status is not None:
@@ -151,18 +176,20 @@ class FakeComfyUI(FakeServer):
                         "dependent_outputs": ["10"],
                         "class_type": "LoadImage",
                     }
-            if self.reject_workflow and node["class_type"] == "CheckpointLoaderSimple":
+            loaders = {"CheckpointLoaderSimple": "ckpt_name", "UNETLoader": "unet_name"}
+            if self.reject_workflow and node["class_type"] in loaders:
+                field = loaders[node["class_type"]]
                 errors[node_id] = {
                     "errors": [
                         {
                             "type": "value_not_in_list",
                             "message": "Value not in list",
-                            "details": "ckpt_name: 'sd_xl_base_1.0.safetensors' not in []",
+                            "details": f"{field}: '{node['inputs'].get(field)}' not in []",
                             "extra_info": {},
                         }
                     ],
                     "dependent_outputs": ["10"],
-                    "class_type": "CheckpointLoaderSimple",
+                    "class_type": node["class_type"],
                 }
         return errors
 
@@ -293,13 +320,13 @@ class FakeComfyUI(FakeServer):
             await event("executing", {"node": node_id, "display_node": node_id})
             if p.get("interrupt"):
                 return await self._interrupted(prompt_id, node_id, messages, event)
-            if self.execution_error and node_id == "8":
+            if self.execution_error and node_id == self.error_node:
                 error = {
-                    "node_id": "8",
-                    "node_type": "KSampler",
+                    "node_id": node_id,
+                    "node_type": p["graph"][node_id]["class_type"],
                     "executed": [],
-                    "exception_message": "CUDA out of memory. Tried to allocate 2.00 GiB",
-                    "exception_type": "torch.OutOfMemoryError",
+                    "exception_message": self.error_message,
+                    "exception_type": self.error_type,
                     "traceback": ["..."],
                     "current_inputs": {},
                     "current_outputs": [],

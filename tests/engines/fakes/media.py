@@ -90,3 +90,11 @@ def mp4_bytes(
 def webm_bytes(width: int = 64, height: int = 48, frames: int = 9, fps: int = 16) -> bytes:
     """A VP9 WebM (not browser-ready for our purpose: must be transcoded to H.264 MP4)."""
     return _clip("webm", "libvpx-vp9", "yuv420p", width, height, frames, fps)
+
+
+def noisy_jpeg(width: int, height: int, seed: int = 0) -> bytes:
+    """A JPEG of random noise at quality 98: large for its size (for payload-limit tests)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, format="JPEG", quality=98)
+    return buffer.getvalue()

@@ -5,6 +5,8 @@ https://docs.siliconflow.com/en/faqs/error-code): Bearer auth; 200 `{"images": [
 "timings": {"inference"}, "seed"}`; 400 `{"code": 20012, "message", "data"}`; 401 bare string
 `"Invalid token"`; 429 `{"message", "data"}`; 503 `{"code": 50505, "message": "Model service
 overloaded. Please try again later.", "data"}`; 504 bare string. Result URLs point at `/cdn/...`.
+Every answer of the generation route carries an `x-siliconcloud-trace-id` header (documented on the
+200 answer); `trace_ids` lists the ones handed out.
 """
 
 from __future__ import annotations
@@ -24,16 +26,23 @@ API_KEY = "sk-test"
 MODELS = {"Qwen/Qwen-Image-Edit", "Qwen/Qwen-Image-Edit-2509", "Qwen/Qwen-Image"}
 
 
-def body_response(status: int, body: Any) -> Response:
+MAX_IMAGE_CHARS = 10_000_000
+"""The fake refuses a larger `image` value (code 20015), as a provider with a body limit would."""
+
+
+def body_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     """dict -> JSON object; str -> bare JSON string (as SiliconFlow's 401/504); bytes -> raw."""
     if isinstance(body, bytes):
-        return Response(body, status_code=status, media_type="text/plain")
-    return Response(json.dumps(body), status_code=status, media_type="application/json")
+        return Response(body, status_code=status, media_type="text/plain", headers=headers)
+    return Response(
+        json.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 class FakeSiliconFlow(FakeServer):
     """Knobs: `fail(status, body)`, `delay` (s), `malformed`, `no_images`, `result`,
-    `result_status`, `download_delay` (s)."""
+    `result_status`, `download_delay` (s), `accept_urls` (False: like the English reference, only
+    data URIs are taken; a URL is refused with 400)."""
 
     def __init__(self) -> None:
         self.error: tuple[int, Any] | None = None
@@ -43,7 +52,9 @@ class FakeSiliconFlow(FakeServer):
         self.result: bytes = png_bytes(96, 64)
         self.result_status = 200
         self.download_delay = 0.0
+        self.accept_urls = True
         self.payloads: list[dict[str, Any]] = []
+        self.trace_ids: list[str] = []
         super().__init__()
 
     @property
@@ -60,34 +71,41 @@ class FakeSiliconFlow(FakeServer):
         ]
 
     async def generate(self, request: Request) -> Response:
+        trace = {"x-siliconcloud-trace-id": f"ti_fake{len(self.trace_ids) + 1:06d}"}
+        self.trace_ids.append(trace["x-siliconcloud-trace-id"])
         if self.delay:
             await asyncio.sleep(self.delay)
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
-            return body_response(401, "Invalid token")
+            return body_response(401, "Invalid token", trace)
         try:
             payload = json.loads(await request.body())
         except ValueError:
-            return body_response(400, {"code": 20015, "message": "invalid JSON", "data": None})
+            return body_response(
+                400, {"code": 20015, "message": "invalid JSON", "data": None}, trace
+            )
         self.payloads.append(payload)
         if self.error is not None:
-            return body_response(*self.error)
+            return body_response(*self.error, trace)
         problem = self._validate(payload)
         if problem:
-            return body_response(400, {"code": problem[0], "message": problem[1], "data": None})
+            body = {"code": problem[0], "message": problem[1], "data": None}
+            return body_response(400, body, trace)
         if self.malformed:
-            return Response(b'{"images": [{"url": ', media_type="application/json")
+            return Response(b'{"images": [{"url": ', media_type="application/json", headers=trace)
         if self.no_images:
-            return JSONResponse({"images": [], "timings": {"inference": 0.1}, "seed": 1})
+            return JSONResponse(
+                {"images": [], "timings": {"inference": 0.1}, "seed": 1}, headers=trace
+            )
         return JSONResponse(
             {
                 "images": [{"url": f"{self.url}/cdn/result-{len(self.payloads)}.png"}],
                 "timings": {"inference": 1.25},
                 "seed": payload.get("seed", 42),
-            }
+            },
+            headers=trace,
         )
 
-    @staticmethod
-    def _validate(payload: dict[str, Any]) -> tuple[int, str] | None:
+    def _validate(self, payload: dict[str, Any]) -> tuple[int, str] | None:
         if payload.get("model") not in MODELS:
             return 20012, "Model does not exist. Please check it carefully."
         if not isinstance(payload.get("prompt"), str) or not payload["prompt"]:
@@ -95,6 +113,19 @@ class FakeSiliconFlow(FakeServer):
         image = payload.get("image")
         if not isinstance(image, str) or not image.startswith(("data:image/", "http")):
             return 20015, "image must be a base64 data URI or a URL"
+        if image.startswith("http") and not self.accept_urls:
+            return 20015, "image must be a base64 data URI"
+        if len(image) > MAX_IMAGE_CHARS:
+            return 20015, "image too large"
+        if "negative_prompt" in payload and not isinstance(payload["negative_prompt"], str):
+            return 20015, "negative_prompt must be a string"
+        allowed = {"model", "prompt", "negative_prompt", "image", "num_inference_steps", "cfg"}
+        allowed |= {"seed", "image_size", "batch_size", "guidance_scale"}
+        if payload.get("model") == "Qwen/Qwen-Image-Edit-2509":
+            allowed |= {"image2", "image3"}
+        unknown = set(payload) - allowed
+        if unknown:
+            return 20015, f"unknown fields {sorted(unknown)}"
         steps = payload.get("num_inference_steps", 20)
         if not (isinstance(steps, int) and 1 <= steps <= 100):
             return 20015, "num_inference_steps out of range"

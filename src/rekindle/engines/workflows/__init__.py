@@ -16,9 +16,13 @@ names the inputs an engine may set and where each one lives:
 `output` (optional) names the node whose saved files are the result; without it the first output
 node with files is used. Every top-level key starting with `_` is removed before submission.
 
-Packaged: `restore.json` (image, denoise, megapixels fixed at 1.0, seed, prompt) and `animate.json`
-(image, prompt, width, height, length in frames, fps, seed). `COMFYUI_WORKFLOW` and
-`RUNPOD_ANIMATION_WORKFLOW` point to other files written the same way.
+Packaged: `restore-qwen-image-edit.json` (the default restore workflow of `comfyui` and `runpod`:
+Qwen-Image-Edit with core nodes; image, megapixels, prompt, seed), `restore.json` (SDXL img2img,
+the alternative: image, denoise, megapixels, seed, prompt) and `animate.json` (image, prompt, width,
+height, length in frames, fps, seed). `COMFYUI_WORKFLOW` and `RUNPOD_ANIMATION_WORKFLOW` name a
+packaged file (`restore.json`) or point to other files written the same way. A restore workflow
+may also declare a `mask` input (a LoadImage or LoadImageMask node): the engine uploads the user's
+damage mask like the photo and binds its name there.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 META_KEY = "_rekindle"
+DEFAULT_RESTORE = "restore-qwen-image-edit.json"
+"""The packaged restore workflow `comfyui` and `runpod` use unless COMFYUI_WORKFLOW names another."""
 
 
 class WorkflowError(ValueError):
@@ -100,6 +106,11 @@ def parse(document: dict[str, Any], source: str) -> Workflow:
 
 def load(path: Path | str | None, packaged: str) -> Workflow:
     """The workflow at `path`, or the packaged file `packaged` (e.g. "restore.json")."""
+    packaged_names = {
+        p.name for p in resources.files(__name__).iterdir() if p.name.endswith(".json")
+    }
+    if path is not None and not Path(path).exists() and str(path) in packaged_names:
+        path, packaged = None, str(path)  # a packaged workflow named by its file name
     try:
         if path is not None:
             text = Path(path).read_text(encoding="utf-8")
@@ -116,11 +127,12 @@ def load(path: Path | str | None, packaged: str) -> Workflow:
 def supported_options(workflow: Workflow) -> frozenset[str]:
     """The request options (`engines.base.RESTORE_OPTIONS`) a restore workflow can take.
 
-    `denoise`, `seed`, `prompt` and `mask` each need an input of that name. Colourisation is asked
-    for in words, so it needs a `prompt` input.
+    `seed`, `prompt` and `mask` each need an input of that name. Colourisation is asked for in words,
+    so it needs a `prompt` input; so does denoise when the workflow has no `denoise` input (the
+    grain is then asked for in words too, as on SiliconFlow).
     """
     declared = set(workflow.inputs)
     options: set[str] = {n for n in ("denoise", "seed", "prompt", "mask") if n in declared}
     if "prompt" in declared:
-        options.add("colorize")
+        options |= {"colorize", "denoise"}
     return frozenset(options)
