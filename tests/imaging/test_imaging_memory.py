@@ -145,3 +145,15 @@ def test_decode_slot_bounds_concurrent_decodes() -> None:
     for thread in threads:
         thread.join()
     assert most == 2
+
+
+@pytest.mark.parametrize("reducing_gap", [None, 2.0, 3.0])
+def test_strip_resize_matches_a_whole_resize(reducing_gap: float | None) -> None:
+    rng = np.random.default_rng(5)
+    img = Image.fromarray(rng.integers(0, 255, (2300, 1900, 3), dtype=np.uint8))
+    box = (3.5, 7.25, 1890.0, 2291.5)
+    whole = img.resize((700, 851), Image.Resampling.LANCZOS, box=box, reducing_gap=reducing_gap)
+    strips = decode.resize_lanczos(img, (700, 851), box=box, reducing_gap=reducing_gap)
+    difference = np.abs(np.asarray(whole, np.int16) - np.asarray(strips, np.int16))
+    assert difference.max() <= 1  # float rounding of the strip boxes
+    assert difference.mean() < 0.001
