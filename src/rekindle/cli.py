@@ -40,7 +40,7 @@ def serve(host: str, port: int, worker: bool | None) -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    private_files()
+    prepare_process()
     prepare_data_dir(settings.data_dir)
     if settings.sqlalchemy_url.startswith("sqlite"):
         upgrade(settings.sqlalchemy_url)
@@ -102,10 +102,14 @@ def stop_child(child: subprocess.Popen[bytes], grace_seconds: float) -> None:
         child.wait()
 
 
-def private_files() -> None:
+def prepare_process() -> None:
     """From now on this process (and the worker it starts) creates files 0600 and folders 0700:
-    the SQLite databases, the queue, the local store's objects, the beat schedule."""
+    the SQLite databases, the queue, the local store's objects, the beat schedule. Also returns
+    large freed buffers (decoded images) to the system at once (`heap`)."""
+    from rekindle.heap import return_large_frees_to_os
+
     os.umask(0o077)
+    return_large_frees_to_os()
 
 
 def prepare_data_dir(path: Path) -> None:
@@ -147,7 +151,7 @@ def worker(concurrency: int | None, pool: str, beat: bool) -> None:
     from rekindle.worker import celery_app
 
     settings = get_settings()
-    private_files()
+    prepare_process()
     register_heif()
     argv = [
         "worker",
