@@ -206,3 +206,19 @@ def test_rate_limit_is_counted_once_and_answered_before_the_body(served: Served)
         response = read_response(sock, timeout=READ_TIMEOUT / 2)
     assert status_of(response) == 429
     assert body_of(response)["error"]["code"] == "rate_limited"  # type: ignore[index]
+
+
+def test_after_an_early_answer_the_body_is_drained_only_up_to_the_linger_limit(
+    served: Served,
+) -> None:
+    with served.connect() as sock:
+        sock.sendall(_upload_head(None, 40 * 1024 * 1024))
+        response = read_response(sock, timeout=READ_TIMEOUT / 2)
+        assert status_of(response) == 401
+        sent = 0
+        with pytest.raises(OSError):
+            while sent < 40 * 1024 * 1024:
+                sock.sendall(b"\xff" * 65536)
+                sent += 65536
+    # The server stopped reading a little after LINGER_BYTES (plus what the socket buffers hold).
+    assert sent < 16 * 1024 * 1024

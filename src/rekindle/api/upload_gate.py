@@ -52,9 +52,10 @@ class UploadGate:
         try:
             await anyio.to_thread.run_sync(self._admit, request, actions)
         except AppError as exc:
-            headers = {**(exc.headers or {}), "Connection": "close"}
+            # No `Connection: close`: the server reads (and drops) up to `server.LINGER_BYTES` of
+            # the body still coming, so the client reads this answer instead of a reset.
             response = JSONResponse(
-                error_body(exc.code, exc.message, **exc.extra), exc.status, headers=headers
+                error_body(exc.code, exc.message, **exc.extra), exc.status, headers=exc.headers
             )
             await response(scope, receive, send)
             return
