@@ -15,6 +15,7 @@ from rekindle.api.errors import install_error_handlers
 from rekindle.api.middleware import RequestBodyLimit, RequestContext, SecurityHeaders
 from rekindle.api.observability import router as metrics_router
 from rekindle.api.system import router as system_router
+from rekindle.api.upload_gate import UploadGate
 from rekindle.auth.endpoints import router as auth_router
 from rekindle.config import Settings, get_settings
 from rekindle.credits.billing import router as billing_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         other_bytes=settings.max_request_body_bytes,
         upload_message=f"The file is larger than the {limit_mb} MB upload limit.",
     )
+    app.add_middleware(UploadGate)  # credentials and rate limits before an upload's body
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(

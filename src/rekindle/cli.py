@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,46 +27,104 @@ def main() -> None:
     help="Start a worker in the background (default: yes when the queue is embedded).",
 )
 def serve(host: str, port: int, worker: bool | None) -> None:
-    """Run the API (and, on the embedded defaults, a worker): nothing else to start."""
+    """Run the API (and, on the embedded defaults, a worker): nothing else to start.
+
+    SIGINT and SIGTERM both stop the API gracefully and then the worker (and its beat) this
+    command started: SIGTERM to the worker, SIGKILL if it is still running after
+    `SERVE_WORKER_STOP_SECONDS`."""
     import uvicorn
 
     from rekindle.logs import configure_logging
     from rekindle.migrate import upgrade
+    from rekindle.server import server_config
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_process()
+    prepare_data_dir(settings.data_dir)
     if settings.sqlalchemy_url.startswith("sqlite"):
         upgrade(settings.sqlalchemy_url)
+        restrict_data_files(settings.data_dir)
     start_worker = settings.is_embedded_queue if worker is None else worker
     child = None
     if start_worker:
         child = subprocess.Popen([sys.executable, "-m", "rekindle", "worker", "--beat"])
     click.echo(f"Rekindle on http://{host}:{port}  (data: {settings.data_dir})", err=True)
+    config = server_config(
+        "rekindle.app:create_app",
+        settings,
+        host=host,
+        port=port,
+        factory=True,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+        # Our handlers (JSON or text, secrets redacted) format uvicorn's lines too; the access
+        # line is written by rekindle.api.middleware (with request id, without query strings).
+        log_config=None,
+        access_log=False,
+    )
+    # uvicorn handles SIGTERM itself (graceful shutdown), then restores the previous handler and
+    # raises the signal again. With the default handler that second SIGTERM killed this process
+    # before the `finally` below could stop the worker, which then ran on orphaned.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        uvicorn.run(
-            "rekindle.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            proxy_headers=True,
-            # Longer than the idle timeout of load balancers in front (AWS ALB: 60 s) and of
-            # clients' pools: a connection the server closes while a request is on its way there
-            # is lost without an answer (seen in benchmarks/load.py with uvicorn's 5 s default).
-            timeout_keep_alive=75,
-            log_level=settings.log_level.lower(),
-            # Our handlers (JSON or text, secrets redacted) format uvicorn's lines too; the access
-            # line is written by rekindle.api.middleware (with request id, without query strings).
-            log_config=None,
-            access_log=False,
-        )
+        uvicorn.Server(config).run()
+    except _Terminated:
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if child is not None:
-            child.terminate()
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            stop_child(child, SERVE_WORKER_STOP_SECONDS)
+
+
+SERVE_WORKER_STOP_SECONDS = 20
+"""How long `serve` waits for its worker's warm shutdown (running tasks finish) before SIGKILL."""
+
+
+class _Terminated(Exception):
+    """Raised by the SIGTERM handler once uvicorn has shut down and re-raised the signal."""
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def stop_child(child: subprocess.Popen[bytes], grace_seconds: float) -> None:
+    """SIGTERM `child` (a Celery worker: warm shutdown, its embedded beat included), then SIGKILL
+    it if it has not exited within `grace_seconds`."""
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def prepare_process() -> None:
+    """From now on this process (and the worker it starts) creates files 0600 and folders 0700:
+    the SQLite databases, the queue, the local store's objects, the beat schedule. Also returns
+    large freed buffers (decoded images) to the system at once (`heap`)."""
+    from rekindle.heap import return_large_frees_to_os
+
+    os.umask(0o077)
+    return_large_frees_to_os()
+
+
+def prepare_data_dir(path: Path) -> None:
+    """Create the data folder readable by its owner only (0700): it holds the SQLite databases,
+    the local store's files and `secrets/`. An existing folder is tightened too."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+
+
+def restrict_data_files(path: Path) -> None:
+    """Make the SQLite files in the data folder (databases, journals, WAL) owner-only (0600),
+    including those an older version created 0644."""
+    for file in path.glob("*.sqlite3*"):
+        if file.is_file():
+            os.chmod(file, 0o600)
 
 
 @main.command()
@@ -93,6 +153,7 @@ def worker(concurrency: int | None, pool: str, beat: bool) -> None:
     from rekindle.worker import celery_app
 
     settings = get_settings()
+    prepare_process()
     register_heif()
     try:
         check_worker(settings, Runtime(settings).store, sweep=beat)
@@ -108,7 +169,7 @@ def worker(concurrency: int | None, pool: str, beat: bool) -> None:
         "--without-mingle",
     ]
     if beat:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings.data_dir)
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     celery_app.worker_main(argv)
 

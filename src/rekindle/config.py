@@ -241,6 +241,22 @@ class Settings(BaseSettings):
     """`TASK_TIME_LIMIT_SECONDS` must exceed every configured engine's own time limit by at least
     this much (checked when a worker starts), so the sweep never fails a call still running."""
 
+    # --- issue 12: hostile input (docs/security.md) ---
+    max_decode_bytes: int = Field(default=240_000_000, ge=1_000_000)
+    """Memory one image may take to decode and convert, bytes: width × height × bytes per pixel
+    of the decoded mode (Pillow: 1 for L/P, 2 for 16-bit gray, 4 for RGB/RGBA/float), plus the
+    converted copy for modes converted at full size. Over it: 422 `image_too_large`. The default
+    is a 60-megapixel RGB photo."""
+    decode_max_parallel: int = Field(default=2, ge=1)
+    """Full image decodes (upload validation, thumbnails, preprocessing) one process runs at once;
+    the others wait. Peak decode memory per process is about this times `MAX_DECODE_BYTES`."""
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096)
+    """Largest request line plus headers `rekindle serve` reads, bytes; more gets 431 before the
+    rest is buffered."""
+    http_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    """`rekindle serve` closes a connection whose request line, headers or body stall this long
+    between two reads (a request that trickles in), seconds; headers cut off get 408."""
+
     @field_validator("database_url", "redis_url", "s3_bucket", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

@@ -36,6 +36,14 @@ def _jpeg(size: tuple[int, int] = (640, 480)) -> bytes:
     return out.getvalue()
 
 
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    """A valid 880×438 JPEG whose frame header claims `width` × `height` (its data ends early)."""
+    data = bytearray(_jpeg((880, 438)))
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
 def _gif() -> bytes:
     out = io.BytesIO()
     Image.new("P", (32, 32)).save(out, "GIF")
@@ -45,6 +53,7 @@ def _gif() -> bytes:
 CASES = {
     "decompression bomb": ("bomb.png", _png_declaring(20000, 20000), 422, "image_too_large"),
     "truncated jpeg": ("cut.jpg", _jpeg()[: len(_jpeg()) // 2], 422, "corrupt_image"),
+    "jpeg header lies": ("lie.jpg", _jpeg_declaring(7000, 8500), 422, "corrupt_image"),
     "renamed text file": (
         "notes.jpg",
         b"just some text, not a photo\n" * 40,

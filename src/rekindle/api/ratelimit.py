@@ -192,6 +192,9 @@ def client_address(request: Request, settings: Settings) -> str:
 
 ACTIONS = ("upload", "restore", "animate", "signin")
 
+EARLY_CHECKED = "rekindle_rate_checked"
+"""`request.state` attribute: the actions `api.upload_gate` already counted for this request."""
+
 
 def limit_for(settings: Settings, action: str) -> int:
     """Requests per window one user may make for `action` (upload, restore, animate, or signin,
@@ -239,6 +242,8 @@ def rate_limit(action: str) -> Any:
         raise ValueError(f"unknown rate-limited action {action!r}")
 
     def _dependency(request: Request, runtime: RuntimeDep, user: CurrentUser) -> None:
+        if action in getattr(request.state, EARLY_CHECKED, ()):
+            return  # counted before the body was read (api.upload_gate)
         settings = runtime.settings
         check(runtime.limiter, settings, action, user.id, client_address(request, settings))
 

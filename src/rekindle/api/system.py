@@ -15,6 +15,7 @@ from rekindle.api.observability import Health, Readiness
 from rekindle.engines.registry import engine_catalogue
 from rekindle.errors import Forbidden, NotFound
 from rekindle.storage.base import ObjectNotFound
+from rekindle.storage.disposition import content_disposition
 from rekindle.storage.local import LocalStore
 
 log = logging.getLogger(__name__)
@@ -96,9 +97,7 @@ def signed_file(
         path = store.path_of(key)
     except ObjectNotFound as exc:
         raise NotFound("The file no longer exists.", code="file_not_found") from exc
-    return FileResponse(
-        path,
-        filename=filename,
-        content_disposition_type="attachment" if filename else "inline",
-        headers={"Cache-Control": "private, max-age=3600"},
-    )
+    headers = {"Cache-Control": "private, max-age=3600"}
+    if filename:
+        headers["Content-Disposition"] = content_disposition(filename)
+    return FileResponse(path, headers=headers)

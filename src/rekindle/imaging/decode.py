@@ -28,6 +28,8 @@ import io
 import logging
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -132,6 +134,16 @@ def too_large(
     return InvalidImage(f"The image has too many pixels.{limit}", code="image_too_large")
 
 
+def too_costly(width: int, height: int, cost: int, *, max_bytes: int) -> InvalidImage:
+    """The 422 `image_too_large` error for an image whose decoding would take over `max_bytes`."""
+    return InvalidImage(
+        f"The image is too large to process: {width}×{height} pixels of this kind need "
+        f"{cost / 1_000_000:.0f} MB of memory to decode; the limit is "
+        f"{max_bytes / 1_000_000:.0f} MB. Save it as an 8-bit JPEG or PNG, or make it smaller.",
+        code="image_too_large",
+    )
+
+
 def corrupt(fmt: str | None, exc: BaseException | None = None) -> InvalidImage:
     """The 422 `corrupt_image` error for a file that starts like an image but does not decode."""
     what = f"{fmt} image" if fmt else "image"
@@ -205,6 +217,99 @@ def load_pixels(img: Image.Image) -> None:
         raise corrupt(normalized_format(img), exc) from exc
     except Exception as exc:  # struct.error, zlib.error, plugin-specific failures
         raise corrupt(normalized_format(img), exc) from exc
+
+
+# --- memory bounds ------------------------------------------------------------------------------
+
+
+def bytes_per_pixel(mode: str) -> int:
+    """Bytes one pixel of `mode` takes in Pillow's memory (not in the file).
+
+    Pillow stores every multi-band mode (RGB, RGBA, LA, CMYK, YCbCr, ...) in 4 bytes per pixel,
+    "I;16*" in 2, "I" and "F" in 4, and "1", "L", "P" in 1 (Pillow's `Storage.c`, `ImagingNew`).
+    """
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+_CONVERTED_MODE: dict[str, str] = {
+    "La": "LA",
+    "RGBa": "RGBA",
+    "RGBX": "RGB",
+    "1": "L",
+    "I": "L",
+    "F": "L",
+    "P": "RGBA",
+    "PA": "RGBA",
+}
+
+
+def decode_cost(mode: str, size: tuple[int, int]) -> int:
+    """Peak bytes of decoding an image of `mode` and `size` (width, height) and making it
+    resizable (`to_resizable`): the decoded pixels plus, for modes converted at full size, the
+    converted copy (high-bit-depth and float gray are converted in strips, so their copy is the
+    8-bit result). Palette images are counted as becoming RGBA, the larger of their outcomes."""
+    width, height = size
+    per_pixel = bytes_per_pixel(mode)
+    if mode not in ("L", "LA", "RGB", "RGBA", "CMYK"):
+        converted = _CONVERTED_MODE.get(mode, "L" if mode.startswith("I;16") else "RGB")
+        per_pixel += bytes_per_pixel(converted)
+    return width * height * per_pixel
+
+
+def check_decode_cost(img: Image.Image, max_bytes: int | None) -> None:
+    """Raise `InvalidImage` (`image_too_large`) when decoding the opened `img` would take more
+    than `max_bytes` bytes (`decode_cost`); None disables the check. Reads the header only."""
+    if max_bytes is None:
+        return
+    cost = decode_cost(img.mode, img.size)
+    if cost > max_bytes:
+        raise too_costly(*img.size, cost, max_bytes=max_bytes)
+
+
+_decode_slots: dict[int, threading.BoundedSemaphore] = {}
+_decode_slots_lock = threading.Lock()
+
+
+@contextmanager
+def decode_slot(max_parallel: int) -> Iterator[None]:
+    """Hold one of `max_parallel` per-process slots for a full decode (blocks until one is free).
+
+    Decoding a large image takes up to the byte bound (`MAX_DECODE_BYTES`) of memory for a moment;
+    this bounds how many such moments overlap in one process (`DECODE_MAX_PARALLEL`), whatever
+    the number of request or worker threads.
+    """
+    with _decode_slots_lock:
+        slot = _decode_slots.setdefault(max_parallel, threading.BoundedSemaphore(max_parallel))
+    with slot:
+        yield
+
+
+def check_jpeg_data(data: bytes, size: tuple[int, int]) -> None:
+    """Decode the entropy-coded data of a JPEG of stored `size` in full, at reduced scale, and
+    raise `InvalidImage` (`corrupt_image`) when it ends early or is corrupt.
+
+    libjpeg only *warns* when the data ends before the frame its header declares (it fills the
+    rest with gray), and Pillow ignores those warnings; libjpeg-turbo through simplejpeg with
+    `strict=True` turns them into errors. The scaled decode (1/8) still reads every byte.
+    """
+    import simplejpeg
+
+    width, height = size
+    try:
+        colorspace = simplejpeg.decode_jpeg_header(data)[2]
+        simplejpeg.decode_jpeg(
+            data,
+            colorspace="CMYK" if colorspace in ("CMYK", "YCCK") else "GRAY",
+            min_width=max(1, width // 8),
+            min_height=max(1, height // 8),
+            strict=True,
+        )
+    except ValueError as exc:
+        raise corrupt("JPEG", exc) from exc
 
 
 def truncated_images_refused() -> bool:
@@ -317,15 +422,10 @@ def to_resizable(img: Image.Image) -> Image.Image:
     if mode == "1":
         return img.convert("L")
     if mode.startswith("I;16") or mode == "I":
-        arr = np.asarray(img).astype(np.float64)
-        out = np.clip(np.rint(arr / 257.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(out, "L")
+        return _gray_to_l(img, lambda strip: strip / 257.0)
     if mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        finite = arr[np.isfinite(arr)]
-        scale = 255.0 if finite.size and float(finite.max()) <= 1.0 else 1.0
-        out = np.clip(np.rint(np.nan_to_num(arr) * scale), 0, 255).astype(np.uint8)
-        return Image.fromarray(out, "L")
+        scale = 255.0 if _finite_max(img) <= 1.0 else 1.0
+        return _gray_to_l(img, lambda strip: np.nan_to_num(strip, posinf=1e9, neginf=-1e9) * scale)
     if mode in ("P", "PA"):
         has_alpha = mode == "PA" or "transparency" in img.info
         gray = is_gray(img)
@@ -339,6 +439,78 @@ def to_resizable(img: Image.Image) -> Image.Image:
         raise InvalidImage(
             f"Images in colour mode {mode} are not supported.", code="unsupported_image_mode"
         ) from exc
+
+
+# Rows converted at a time: a few MB of float64 however large the image (a 7000-pixel row of
+# float64 is 56 KB), instead of several full-size copies.
+_STRIP_BYTES = 4 * 1024 * 1024
+
+
+def _strips(img: Image.Image) -> Iterator[tuple[int, np.ndarray]]:
+    """(top row, float64 array of rows) for horizontal strips of a single-band image."""
+    width, height = img.size
+    rows = max(1, _STRIP_BYTES // (8 * max(1, width)))
+    for top in range(0, height, rows):
+        with img.crop((0, top, width, min(height, top + rows))) as strip:
+            yield top, np.asarray(strip, dtype=np.float64)
+
+
+def _finite_max(img: Image.Image) -> float:
+    """The largest finite value of a float image (0 when it has none), scanned in strips."""
+    best = -np.inf
+    for _, arr in _strips(img):
+        finite = arr[np.isfinite(arr)]
+        if finite.size:
+            best = max(best, float(finite.max()))
+    return 0.0 if best == -np.inf else best
+
+
+def _gray_to_l(img: Image.Image, to_0_255) -> Image.Image:
+    """Map a wide gray image ("I;16*", "I", "F") to 8-bit L strip by strip: `to_0_255` takes a
+    float64 strip to the 0-255 scale; the result is rounded and clipped. Peak memory is the 8-bit
+    output plus one strip, never a full-size float64 copy."""
+    width, height = img.size
+    out = np.empty((height, width), dtype=np.uint8)
+    for top, arr in _strips(img):
+        out[top : top + arr.shape[0]] = np.clip(np.rint(to_0_255(arr)), 0, 255)
+    return Image.fromarray(out, "L")
+
+
+_RESIZE_STRIP_ROWS = 128
+"""Output rows resampled at a time by `resize_lanczos` for large images."""
+
+
+def resize_lanczos(
+    img: Image.Image,
+    size: tuple[int, int],
+    *,
+    box: tuple[float, float, float, float] | None = None,
+    reducing_gap: float | None = None,
+) -> Image.Image:
+    """`img.resize(size, LANCZOS, box=box, reducing_gap=reducing_gap)`, computed in horizontal
+    strips of the output when the image is large.
+
+    Pillow resamples in two passes, and its intermediate image (target width × the source
+    rows) can take 40% of the decoded image again (100 MB for a 60 MP RGB photo bound to 3584
+    pixels). Resampling strips of output rows with the matching source `box` gives the same
+    pixels (Pillow's filter reads beyond a box, within the image; Pillow's `ImagingResample`)
+    with an intermediate of a few MB.
+    """
+    box = box or (0.0, 0.0, float(img.width), float(img.height))
+    width, height = size
+    if img.width * img.height <= 4_000_000 or height <= _RESIZE_STRIP_ROWS:
+        return img.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=reducing_gap)
+    out = Image.new(img.mode, size)
+    left, top, right, bottom = box
+    scale = (bottom - top) / height
+    for y0 in range(0, height, _RESIZE_STRIP_ROWS):
+        y1 = min(height, y0 + _RESIZE_STRIP_ROWS)
+        strip_box = (left, top + y0 * scale, right, min(bottom, top + y1 * scale))
+        with img.resize(
+            (width, y1 - y0), Image.Resampling.LANCZOS, box=strip_box, reducing_gap=reducing_gap
+        ) as strip:
+            out.paste(strip, (0, y0))
+    return out
 
 
 def to_rgb(img: Image.Image, icc_profile: bytes | None) -> Image.Image:
@@ -392,13 +564,20 @@ def _icc_to_srgb(img: Image.Image, icc_profile: bytes) -> Image.Image:
 
 
 def render(
-    img: Image.Image, *, max_side: int | None, reducing_gap: float
+    img: Image.Image,
+    *,
+    max_side: int | None,
+    reducing_gap: float,
+    max_bytes: int | None = None,
 ) -> tuple[Image.Image, tuple[int, int], bool]:
     """Decode an opened image into an upright sRGB RGB image whose longest side is <= max_side.
 
     Returns (image, original oriented (width, height), resized?). `max_side=None` keeps the size.
-    Raises `InvalidImage` when the pixels do not decode.
+    Raises `InvalidImage` when the pixels do not decode, or (`image_too_large`) when decoding
+    would take more than `max_bytes` bytes (`decode_cost`; None: no bound). The decoded
+    full-size pixels are released as soon as the smaller result exists.
     """
+    check_decode_cost(img, max_bytes)
     stored_size = img.size
     icc_profile = img.info.get("icc_profile") or None
 
@@ -424,12 +603,17 @@ def render(
     if max_side is not None and not drafted:
         target = fit_within(full_size, max_side)
 
+    fmt = normalized_format(img)
     out = to_resizable(img)
+    if out is not img:
+        img.close()  # frees the decoded pixels; only the converted copy is needed now
     if target is not None:
         try:
-            out = out.resize(target, Image.Resampling.LANCZOS, box=box, reducing_gap=reducing_gap)
+            resized = resize_lanczos(out, target, box=box, reducing_gap=reducing_gap)
         except (OSError, ValueError, MemoryError) as exc:
-            raise corrupt(normalized_format(img), exc) from exc
+            raise corrupt(fmt, exc) from exc
+        out.close()
+        out = resized
     out = to_rgb(out, icc_profile)
     out = apply_orientation(out, orientation)
     return out, oriented_size(full_size, orientation), target is not None

@@ -44,7 +44,9 @@ class PreprocessResult:
         }
 
 
-def preprocess(data: bytes, *, max_side: int = DEFAULT_MAX_SIDE) -> PreprocessResult:
+def preprocess(
+    data: bytes, *, max_side: int = DEFAULT_MAX_SIDE, max_decode_bytes: int | None = None
+) -> PreprocessResult:
     """Prepare an uploaded image for a restoration engine (seed 001, `preprocess_image`).
 
     Decodes any accepted format (HEIC/HEIF through pillow-heif), applies the EXIF orientation,
@@ -56,7 +58,8 @@ def preprocess(data: bytes, *, max_side: int = DEFAULT_MAX_SIDE) -> PreprocessRe
     (max_side, max_side))` for the same oriented input.
 
     Raises `UnsupportedMediaType` for data in other formats and `InvalidImage` (codes
-    `corrupt_image`, `image_too_large`, `unsupported_image_mode`) when it cannot be decoded.
+    `corrupt_image`, `image_too_large`, `unsupported_image_mode`) when it cannot be decoded, or
+    would take more than `max_decode_bytes` bytes to decode (`decode.decode_cost`; None: no bound).
     """
     if max_side < 1:
         raise ValueError("max_side must be at least 1 pixel")
@@ -69,7 +72,7 @@ def preprocess(data: bytes, *, max_side: int = DEFAULT_MAX_SIDE) -> PreprocessRe
             and not img.info.get("progression")
         )
         out, original_dimensions, resized = render(
-            img, max_side=max_side, reducing_gap=_REDUCING_GAP
+            img, max_side=max_side, reducing_gap=_REDUCING_GAP, max_bytes=max_decode_bytes
         )
     buffer = io.BytesIO()
     out.save(buffer, format="JPEG", quality=PREPROCESS_QUALITY)

@@ -12,7 +12,7 @@ THUMBNAIL_QUALITY = 85
 _REDUCING_GAP = 2.0
 
 
-def make_thumbnail(data: bytes, *, size: int = 400) -> bytes:
+def make_thumbnail(data: bytes, *, size: int = 400, max_decode_bytes: int | None = None) -> bytes:
     """A JPEG thumbnail (quality 85) of the image in `data` whose longest side is `size` pixels.
 
     Accepts every accepted upload format (HEIC included). The EXIF orientation is applied, the
@@ -21,12 +21,14 @@ def make_thumbnail(data: bytes, *, size: int = 400) -> bytes:
     JPEG inputs are decoded at reduced scale by libjpeg (`Image.draft`) when they are large.
 
     Raises `UnsupportedMediaType` for data in other formats and `InvalidImage` when it does not
-    decode.
+    decode, or would take more than `max_decode_bytes` bytes to (None: no bound).
     """
     if size < 1:
         raise ValueError("size must be at least 1 pixel")
     with open_image(data) as img:
-        thumb, _, _ = render(img, max_side=size, reducing_gap=_REDUCING_GAP)
+        thumb, _, _ = render(
+            img, max_side=size, reducing_gap=_REDUCING_GAP, max_bytes=max_decode_bytes
+        )
     out = io.BytesIO()
     thumb.save(out, format="JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
     return out.getvalue()

@@ -23,6 +23,7 @@ from rekindle.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
+from rekindle.imaging.decode import decode_slot
 from rekindle.imaging.mask import Mask, decode_mask_data_uri
 from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.imaging.validate import inspect_image
@@ -74,9 +75,17 @@ def create_photo(
     of its own: there is no photo row to own it) and removed by the sweep. Raises the imaging
     errors (UnsupportedMediaType, InvalidImage) for bad files.
     """
-    info = inspect_image(upload.path, max_pixels=settings.max_image_pixels)
-    data = upload.path.read_bytes()
-    thumbnail = make_thumbnail(data, size=settings.thumbnail_size)
+    with decode_slot(settings.decode_max_parallel):
+        info = inspect_image(
+            upload.path,
+            max_pixels=settings.max_image_pixels,
+            max_bytes=settings.max_decode_bytes,
+        )
+        thumbnail = make_thumbnail(
+            upload.path.read_bytes(),
+            size=settings.thumbnail_size,
+            max_decode_bytes=settings.max_decode_bytes,
+        )
     photo_id = uuid.uuid4()
     photo = Photo(
         id=photo_id,

@@ -53,7 +53,11 @@ def restore_files(
     failures = []
     for source, target in zip(inputs, output_paths(inputs, output), strict=True):
         try:
-            prepared = preprocess(source.read_bytes(), max_side=settings.max_side_pixels)
+            prepared = preprocess(
+                source.read_bytes(),
+                max_side=settings.max_side_pixels,
+                max_decode_bytes=settings.max_decode_bytes,
+            )
             result = restorer.restore(
                 RestoreRequest(
                     image=prepared.image_bytes, denoise=denoise, colorize=colorize, prompt=prompt

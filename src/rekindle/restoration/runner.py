@@ -7,6 +7,7 @@ records the outcome. Every outcome is a conditional update, so running twice is 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import random
@@ -27,6 +28,7 @@ from rekindle.engines.budget import Admission
 from rekindle.engines.registry import UnknownEngine, restoration_engine
 from rekindle.errors import ServiceUnavailable
 from rekindle.events import publish_restore_attempt
+from rekindle.imaging.decode import decode_slot
 from rekindle.imaging.mask import fit_mask
 from rekindle.imaging.preprocess import preprocess
 from rekindle.imaging.thumbnails import make_thumbnail
@@ -292,45 +294,55 @@ def _restore_and_store(
     settings, store = runtime.settings, runtime.store
     engine = restoration_engine(job.engine, settings)
     original = store.get(job.original_key)
-    prepared = preprocess(original, max_side=settings.max_side_pixels)
-    image_url = None
-    input_key = None
-    if getattr(engine, "wants_image_url", False) and store.reachable_by_providers:
-        input_key = keys.provider_input_key(job.owner_id, job.photo_id, job.attempt_id)
-        store.put(input_key, prepared.image_bytes, "image/jpeg")
-        stored.append(input_key)
-        image_url = store.provider_url(input_key)
-    mask = None
-    if job.mask_key is not None:
-        # Options are checked when a request is accepted; an engine reconfigured since then fails
-        # the attempt (refunded) rather than silently ignore the user's mask.
-        if "mask" not in engine.supported_options():
-            raise EngineError(
-                "option_unsupported",
-                "Service configuration error",
-                f"engine {job.engine} no longer takes a mask",
-            )
-        mask = fit_mask(store.get(job.mask_key), prepared.submitted_dimensions)
-    request = RestoreRequest(
-        image=prepared.image_bytes,
-        image_url=image_url,
-        denoise=float(job.request.get("denoise", 0.5)),  # type: ignore[arg-type]
-        colorize=bool(job.request.get("colorize", False)),
-        prompt=job.request.get("prompt"),  # type: ignore[arg-type]
-        seed=job.request.get("seed"),  # type: ignore[arg-type]
-        mask=mask,
-        on_submitted=lambda ref: _remember_remote_job(runtime, job.attempt_id, ref),
-    )
-    engine_started = time.monotonic()
-    with metrics.engine_timer("restore", job.engine):
+    with contextlib.ExitStack() as cpu:
         if job.engine == "classic":
-            with _cpu_slot(settings.classic_max_parallel):
-                result = engine.restore(request)
-        else:
+            # Preprocessing is CPU work too: it runs inside the classic engine's CPU slot, so
+            # CLASSIC_MAX_PARALLEL bounds the whole restoration, not only the engine call.
+            cpu.enter_context(_cpu_slot(settings.classic_max_parallel))
+        with decode_slot(settings.decode_max_parallel):
+            prepared = preprocess(
+                original,
+                max_side=settings.max_side_pixels,
+                max_decode_bytes=settings.max_decode_bytes,
+            )
+        del original
+        image_url = None
+        input_key = None
+        if getattr(engine, "wants_image_url", False) and store.reachable_by_providers:
+            input_key = keys.provider_input_key(job.owner_id, job.photo_id, job.attempt_id)
+            store.put(input_key, prepared.image_bytes, "image/jpeg")
+            stored.append(input_key)
+            image_url = store.provider_url(input_key)
+        mask = None
+        if job.mask_key is not None:
+            # Options are checked when a request is accepted; an engine reconfigured since then
+            # fails the attempt (refunded) rather than silently ignore the user's mask.
+            if "mask" not in engine.supported_options():
+                raise EngineError(
+                    "option_unsupported",
+                    "Service configuration error",
+                    f"engine {job.engine} no longer takes a mask",
+                )
+            mask = fit_mask(store.get(job.mask_key), prepared.submitted_dimensions)
+        request = RestoreRequest(
+            image=prepared.image_bytes,
+            image_url=image_url,
+            denoise=float(job.request.get("denoise", 0.5)),  # type: ignore[arg-type]
+            colorize=bool(job.request.get("colorize", False)),
+            prompt=job.request.get("prompt"),  # type: ignore[arg-type]
+            seed=job.request.get("seed"),  # type: ignore[arg-type]
+            mask=mask,
+            on_submitted=lambda ref: _remember_remote_job(runtime, job.attempt_id, ref),
+        )
+        engine_started = time.monotonic()
+        with metrics.engine_timer("restore", job.engine):
             result = engine.restore(request)
     engine_seconds = time.monotonic() - engine_started
     jpeg = _as_jpeg(result.data)
-    thumbnail = make_thumbnail(jpeg, size=settings.thumbnail_size)
+    with decode_slot(settings.decode_max_parallel):
+        thumbnail = make_thumbnail(
+            jpeg, size=settings.thumbnail_size, max_decode_bytes=settings.max_decode_bytes
+        )
     result_key = keys.restored_key(job.owner_id, job.photo_id, job.attempt_id)
     thumb_key = keys.thumbnail_key(job.owner_id, job.photo_id, job.attempt_id)
     store.put(result_key, jpeg, "image/jpeg")

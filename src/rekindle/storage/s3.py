@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.signers import CloudFrontSigner
 
 from rekindle.storage.base import ObjectNotFound, StorageError
+from rekindle.storage.disposition import content_disposition
 
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys per request (S3 API reference).
 
@@ -148,7 +149,7 @@ class S3Store:
     def _presigned(self, key: str, filename: str | None = None) -> str:
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+            params["ResponseContentDisposition"] = content_disposition(filename)
         return self._signer.generate_presigned_url("get_object", Params=params, ExpiresIn=self._ttl)
 
     def download_url(self, key: str, *, base_url: str, filename: str | None = None) -> str:
