@@ -30,6 +30,8 @@ from rekindle.api.openapi import ERRORS
 from rekindle.api.routing import TransactionalRoute
 from rekindle.errors import BadRequest, ServiceUnavailable, Unauthorized
 from rekindle.events.bus import StreamEvent, bus_for
+from rekindle.runtime import Runtime
+from rekindle.users import account_deleted, is_deleted
 
 router = APIRouter(route_class=TransactionalRoute, tags=["events"], responses=ERRORS)
 
@@ -113,6 +115,8 @@ async def stream_events(
     elif authorization and authorization.lower().startswith("bearer "):
         identity = runtime.verifier.verify(authorization[7:].strip())
         user_id = identity.subject
+        if await asyncio.to_thread(_deleted, runtime, user_id):
+            raise account_deleted()
     else:
         raise Unauthorized("A ticket (POST /api/v1/events/ticket) or a bearer token is required.")
     after = _event_id(last_event_id_header or last_event_id)
@@ -126,6 +130,11 @@ async def stream_events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _deleted(runtime: Runtime, subject: str) -> bool:
+    with runtime.sessions() as session:
+        return is_deleted(session, subject)
 
 
 EVENT_ID = re.compile(r"[0-9]{1,18}(-[0-9]{1,18})?")
