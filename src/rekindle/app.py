@@ -13,8 +13,8 @@ from rekindle import __version__
 from rekindle.animation.endpoints import router as animation_router
 from rekindle.api.errors import install_error_handlers
 from rekindle.api.middleware import RequestBodyLimit, RequestContext, SecurityHeaders
-from rekindle.api.openapi import install_links
 from rekindle.api.observability import router as metrics_router
+from rekindle.api.openapi import install_links
 from rekindle.api.system import router as system_router
 from rekindle.auth.endpoints import router as auth_router
 from rekindle.config import Settings, get_settings

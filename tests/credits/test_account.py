@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from rekindle.credits.ledger import anonymous_id
 from rekindle.models import CreditLedgerEntry, PaymentEvent, Photo, RestoreAttempt, User
 from tests.credits.helpers import (
-    balance,
     checkout_event,
     me,
     new_user,
