@@ -14,6 +14,7 @@ from rekindle.animation.endpoints import router as animation_router
 from rekindle.api.errors import install_error_handlers
 from rekindle.api.middleware import RequestBodyLimit, RequestContext, SecurityHeaders
 from rekindle.api.observability import router as metrics_router
+from rekindle.api.openapi import install_links
 from rekindle.api.system import router as system_router
 from rekindle.api.upload_gate import UploadGate
 from rekindle.auth.endpoints import router as auth_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system_router)
     app.include_router(metrics_router)
     install_web(app)
+    install_links(app)  # OpenAPI links from created resources to the operations on them
     limit_mb = settings.max_upload_bytes // (1024 * 1024)
     # Middleware: the last added runs first (outermost).
     app.add_middleware(

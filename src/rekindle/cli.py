@@ -256,7 +256,7 @@ def users() -> None:
 @click.option(
     "--password",
     default=None,
-    help="The password (default: asked for, hidden). At least 8 characters.",
+    help="The password (default: asked for, hidden). Judged by zxcvbn: at least 8 characters, and not easy to guess.",
 )
 def users_create(email: str, password: str | None) -> None:
     """Create a local account for EMAIL that signs in on the built-in page; prints its id."""

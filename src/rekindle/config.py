@@ -257,6 +257,21 @@ class Settings(BaseSettings):
     """`rekindle serve` closes a connection whose request line, headers or body stall this long
     between two reads (a request that trickles in), seconds; headers cut off get 408."""
 
+    # --- issue 12: accounts, quotas and crafted input (docs/security.md) ------------------------
+    auth_email_claim: str = "email"
+    """The token claim that holds the user's email (`https://example.com/email` for an Auth0
+    namespaced custom claim); `email` is read when it is absent."""
+    storage_quota_bytes: int = Field(default=2 * 1024**3, ge=0)
+    """Bytes one user's photos may occupy in storage (originals, thumbnails, restorations,
+    animations); an upload past it gets 413 `quota_exceeded`. 0: no quota."""
+    uploads_per_day: int = Field(default=500, ge=0)
+    """Photos one user may upload per UTC day; past it, 429 `quota_exceeded`. 0: no limit."""
+    signin_delay_after_failures: int = Field(default=5, ge=0)
+    """Failed sign-ins from one address before each further attempt from it is delayed
+    (1 s, doubling per failure up to `SIGNIN_MAX_DELAY_SECONDS`)."""
+    signin_max_delay_seconds: float = Field(default=8.0, ge=0)
+    """The longest delay a failed sign-in streak adds to an attempt, seconds."""
+
     @field_validator("database_url", "redis_url", "s3_bucket", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

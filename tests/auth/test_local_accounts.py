@@ -22,7 +22,16 @@ TOKEN_URL = "/api/v1/auth/token"
 def test_users_create_and_password_grant(stack: Stack) -> None:
     email = f"Grace.{stack.kind}@Example.com"
     result = subprocess.run(
-        [sys.executable, "-m", "rekindle", "users", "create", email, "--password", "hunter22!"],
+        [
+            sys.executable,
+            "-m",
+            "rekindle",
+            "users",
+            "create",
+            email,
+            "--password",
+            "hunter22-lantern!",
+        ],
         env={**os.environ, **stack.env},
         capture_output=True,
         text=True,
@@ -34,9 +43,18 @@ def test_users_create_and_password_grant(stack: Stack) -> None:
         user = session.scalars(select(User).where(User.id == user_id)).one()
         assert user.email == email.lower()
         assert user.password_hash and user.password_hash.startswith("$argon2id$")
-        assert "hunter22!" not in user.password_hash
+        assert "hunter22-lantern!" not in user.password_hash
     again = subprocess.run(
-        [sys.executable, "-m", "rekindle", "users", "create", email.upper(), "--password", "x" * 9],
+        [
+            sys.executable,
+            "-m",
+            "rekindle",
+            "users",
+            "create",
+            email.upper(),
+            "--password",
+            "quiet-harbour-lamp",
+        ],
         env={**os.environ, **stack.env},
         capture_output=True,
         text=True,
@@ -44,7 +62,7 @@ def test_users_create_and_password_grant(stack: Stack) -> None:
     )
     assert again.returncode != 0 and "already exists" in again.stderr
 
-    form = {"grant_type": "password", "username": email, "password": "hunter22!"}
+    form = {"grant_type": "password", "username": email, "password": "hunter22-lantern!"}
     response = stack.client.post(TOKEN_URL, data=form)
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -75,11 +93,11 @@ def test_auth_config_says_local(stack: Stack) -> None:
 def test_emails_are_unique_among_local_accounts(stack: Stack) -> None:
     email = f"twice-{stack.kind}@example.com"
     with session_scope(stack.runtime.sessions) as session:
-        create_local_user(session, email, "long-enough", stack.settings)
+        create_local_user(session, email, "long-enough-gallery", stack.settings)
     with pytest.raises(Conflict), session_scope(stack.runtime.sessions) as session:
-        create_local_user(session, email, "long-enough", stack.settings)
+        create_local_user(session, email, "long-enough-gallery", stack.settings)
     with stack.runtime.sessions() as session:
-        assert authenticate(session, email, "long-enough") is not None
+        assert authenticate(session, email, "long-enough-gallery") is not None
         assert authenticate(session, email, "not-it-at-all") is None
 
 

@@ -212,3 +212,100 @@ def test_an_identity_provider_without_audience_or_issuer_is_refused(
     """Without them any token the tenant issues (an ID token, another API's token) would do."""
     with pytest.raises(ValueError, match=r"AUTH_AUDIENCE|AUTH_ISSUER"):
         Settings(_env_file=None, rekindle_data_dir=tmp_path, **provider)  # type: ignore[call-arg,arg-type]
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "tenant.example.auth0.com",
+        "https://tenant.example.auth0.com",
+        "https://tenant.example.auth0.com/",
+        "tenant.example.auth0.com/",
+        " HTTPS://Tenant.Example.Auth0.com// ",
+    ],
+)
+def test_auth0_domain_is_normalised(
+    domain: str, keys: dict[str, Any], jwks_url: str, tmp_path: Path
+) -> None:
+    """AUTH0_DOMAIN as people paste it (with `https://`, a trailing slash) still gives Auth0's
+    issuer `https://TENANT/` and its JWKS URL (issue 13)."""
+    derived = TokenVerifier(
+        Settings(
+            _env_file=None,
+            rekindle_data_dir=tmp_path,
+            auth0_domain=domain,  # type: ignore[call-arg]
+            auth_audience=AUDIENCE,
+        )
+    )
+    assert derived.issuer == ISSUER
+    assert derived.jwks_url == "https://tenant.example.auth0.com/.well-known/jwks.json"
+    # The same domain with the key set served locally: a token Auth0 would issue verifies.
+    verifier = TokenVerifier(
+        Settings(
+            _env_file=None,
+            rekindle_data_dir=tmp_path,
+            auth0_domain=domain,  # type: ignore[call-arg]
+            auth_jwks_url=jwks_url,
+            auth_audience=AUDIENCE,
+        )
+    )
+    token = jwt.encode(_claims(), keys["rsa"], algorithm="RS256", headers={"kid": "rsa-1"})
+    assert verifier.verify(token).subject == "auth0|alice"
+
+
+def test_jwks_and_hs256_secret_together_accept_both(
+    keys: dict[str, Any], jwks_url: str, tmp_path: Path
+) -> None:
+    """Supabase's key rotation: tokens signed with the new asymmetric keys (JWKS) and with the
+    legacy JWT secret are both live; each is checked with its own key only (issue 13)."""
+    issuer = "https://abc.supabase.co/auth/v1"
+    secret = "legacy-jwt-secret-" * 3
+    verifier = TokenVerifier(
+        Settings(
+            _env_file=None,
+            rekindle_data_dir=tmp_path,
+            auth_jwks_url=jwks_url,  # type: ignore[call-arg]
+            auth_hs256_secret=secret,
+            auth_issuer=issuer,
+            auth_audience="authenticated",
+        )
+    )
+    claims = _claims(iss=issuer, aud="authenticated", sub="5b1c-user")
+    es = jwt.encode(claims, keys["ec"], algorithm="ES256", headers={"kid": "ec-1"})
+    hs = jwt.encode(claims, secret, algorithm="HS256")
+    assert verifier.verify(es).subject == "5b1c-user"
+    assert verifier.verify(hs).subject == "5b1c-user"
+    assert verifier.accepts_hs256()
+    for forged in (
+        jwt.encode(claims, "not-the-secret-" * 3, algorithm="HS256"),
+        jwt.encode({**claims, "iss": "https://evil.example/"}, secret, algorithm="HS256"),
+        _hs256_with_public_key(keys["rsa"]),  # HMAC keyed with the public key: still refused
+    ):
+        with pytest.raises(Unauthorized):
+            verifier.verify(forged)
+
+
+def test_email_claim_is_configurable(keys: dict[str, Any], jwks_url: str, tmp_path: Path) -> None:
+    """Auth0 access tokens carry the email only as a namespaced custom claim (issue 13)."""
+    claim = "https://rekindle.example/email"
+    verifier = TokenVerifier(
+        Settings(
+            _env_file=None,
+            rekindle_data_dir=tmp_path,
+            auth_jwks_url=jwks_url,  # type: ignore[call-arg]
+            auth_issuer=ISSUER,
+            auth_audience=AUDIENCE,
+            auth_email_claim=claim,
+        )
+    )
+    namespaced = _claims(email=None, **{claim: "carol@example.com"})
+    token = jwt.encode(namespaced, keys["rsa"], algorithm="RS256", headers={"kid": "rsa-1"})
+    assert verifier.verify(token).email == "carol@example.com"
+    # A token with only the standard claim still gives the email.
+    plain = jwt.encode(_claims(), keys["rsa"], algorithm="RS256", headers={"kid": "rsa-1"})
+    assert verifier.verify(plain).email == "alice@example.com"
+    # A claim of the wrong type gives no email rather than an error.
+    odd = jwt.encode(
+        _claims(email=None, **{claim: ["x"]}), keys["rsa"], "RS256", headers={"kid": "rsa-1"}
+    )
+    assert verifier.verify(odd).email is None

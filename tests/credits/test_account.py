@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from rekindle.credits.ledger import anonymous_id
 from rekindle.models import CreditLedgerEntry, PaymentEvent, Photo, RestoreAttempt, User
 from tests.credits.helpers import (
-    balance,
     checkout_event,
     me,
     new_user,
@@ -138,8 +137,10 @@ def test_delete_me_removes_photos_objects_and_personal_fields(credits_stack: Sta
             select(func.count(User.id)).where(User.email == "leaver@example.com")
         )
 
-    # Signing in again starts a fresh, empty account, without a second welcome grant.
-    again = stack.client.get("/api/v1/me", headers=auth).json()
-    assert again["credit_balance"] == 0 and again["recent_ledger"] == []
-    assert stack.client.get("/api/v1/photos", headers=auth).json()["items"] == []
-    assert balance(stack, user) == 0
+    # The account's tokens stop working, and nothing creates the account again (issue 12;
+    # tests/accounts/test_deleted_accounts.py covers identity-provider tokens).
+    again = stack.client.get("/api/v1/me", headers=auth)
+    assert again.status_code == 401 and again.json()["error"]["code"] == "account_deleted"
+    assert stack.client.get("/api/v1/photos", headers=auth).status_code == 401
+    with stack.runtime.sessions() as session:
+        assert session.get(User, user) is None

@@ -191,13 +191,13 @@ def test_billing_without_stripe_says_so(unconfigured: Stack) -> None:
     checkout = stack.client.post(
         "/api/v1/billing/checkout", headers=stack.auth("nobilling"), json={"pack": "starter"}
     )
-    assert checkout.status_code == 503
+    assert checkout.status_code == 404
     error = checkout.json()["error"]
     assert error["code"] == "billing_not_configured"
     assert "rekindle credits grant" in error["message"]
     payload = checkout_event("nobilling")
     webhook = post_webhook(stack, payload, sign(payload))
-    assert webhook.status_code == 503
+    assert webhook.status_code == 404
     assert webhook.json()["error"]["code"] == "billing_not_configured"
     packs = stack.client.get("/api/v1/billing/packs", headers=stack.auth("nobilling")).json()
     assert packs == {"enabled": False, "packs": []}

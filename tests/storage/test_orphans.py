@@ -10,19 +10,21 @@ import uuid
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import MetaData, Table, insert, select
+from sqlalchemy.orm import Session
 
 from rekindle.config import Settings
 from rekindle.db import make_engine, make_sessionmaker, session_scope
 from rekindle.migrate import upgrade
-from rekindle.models import OrphanObject, Photo, RestoreAttempt
+from rekindle.models import OrphanObject, Photo, RestoreAttempt, User
 from rekindle.runtime import Runtime
 from rekindle.storage import keys
 from rekindle.storage.orphans import forget, remember, remove_orphaned_objects
 from rekindle.users import ensure_user
-from tests.support.rows import photo_row, photo_values
+from tests.support.rows import photo_row
 from tests.support.services import postgres_database
 from tests.support.stack import free_port
 
@@ -108,6 +110,22 @@ def test_remember_logs_the_keys_when_the_database_is_down(
     assert "users/u/processed/k.png" in record.getMessage()
 
 
+_LATER_COLUMNS = {"stored_bytes", "uploads_day", "uploads_today"}  # revision 0006
+_PHOTO_FIELDS = ("id", "owner_id", "original_key", "size_bytes", "mime_type")
+_PHOTO_FIELDS += ("checksum_sha256", "width", "height")
+
+
+def _insert_as_of_0004(session: Session, model: Any, **values: Any) -> None:
+    """Insert a row of `model` into its table as revision 0004 left it (the ORM would name
+    columns that do not exist yet)."""
+    old = Table(
+        model.__tablename__,
+        MetaData(),
+        *[c._copy() for c in model.__table__.c if c.name not in _LATER_COLUMNS],
+    )
+    session.execute(insert(old).values(**values))
+
+
 def test_the_upgrade_keeps_what_failed_attempts_recorded(settings: Settings) -> None:
     """Revision 0005 copies the `orphan_keys` that failed attempts kept in their params (the
     mechanism it replaces) into the table, so the sweep still removes those objects."""
@@ -117,11 +135,14 @@ def test_the_upgrade_keeps_what_failed_attempts_recorded(settings: Settings) -> 
         owner, photo_id, attempt_id = "migrated", uuid.uuid4(), uuid.uuid4()
         left = keys.provider_input_key(owner, photo_id, attempt_id)
         with session_scope(runtime.sessions) as session:
-            ensure_user(session, owner, None, settings)
-            # Core inserts naming only columns revision 0004 has (the models have more since).
-            session.execute(Photo.__table__.insert().values(**photo_values(owner, photo_id)))
-            session.execute(
-                RestoreAttempt.__table__.insert().values(
+            # The rows as of revision 0004: without the columns and tables later revisions add.
+            _insert_as_of_0004(session, User, id=owner, credit_balance=0)
+            row = photo_row(owner, photo_id)
+            _insert_as_of_0004(
+                session, Photo, **{name: getattr(row, name) for name in _PHOTO_FIELDS}
+            )
+            session.add(
+                RestoreAttempt(
                     id=attempt_id,
                     photo_id=photo_id,
                     status="failed",
@@ -143,7 +164,6 @@ def test_photo_id_of_reads_every_layout() -> None:
         keys.original_key(owner, photo, "png"),
         keys.restored_key(owner, photo, attempt),
         keys.provider_input_key(owner, photo, attempt),
-        keys.mask_key(owner, photo, attempt),
         keys.thumbnail_key(owner, photo, attempt),
         *keys.animation_keys(owner, photo, attempt),
     ):

@@ -26,7 +26,7 @@ from rekindle.engines.base import AnimateRequest, AnimationResult, EngineError
 from rekindle.engines.registry import UnknownEngine, animation_engine
 from rekindle.errors import ServiceUnavailable
 from rekindle.events import publish_animation_attempt
-from rekindle.models import AnimationAttempt, AttemptStatus
+from rekindle.models import AnimationAttempt, AttemptStatus, Photo
 from rekindle.queue import ANIMATE_TASK, HD_TASK, send
 from rekindle.runtime import Runtime
 from rekindle.storage import StorageError, keys
@@ -322,6 +322,14 @@ def _record_success(
             "params": {**attempt.params, **result.params, "preview": video},
         }
     if _transition(session, attempt_id, hd, (AttemptStatus.PROCESSING,), values):
+        # The video (and the preview's thumbnail) count against the owner's storage quota.
+        added = len(result.video) + (0 if hd else len(result.thumbnail))
+        session.execute(
+            update(Photo)
+            .where(Photo.id == attempt.photo_id)
+            .values(stored_bytes=Photo.stored_bytes + added)
+            .execution_options(synchronize_session=False)
+        )
         return True
     # A retry after a commit whose answer was lost with the connection: already recorded.
     if hd:

@@ -44,6 +44,15 @@ KEY_PREFIX = "rekindle:rl"
 
 
 @dataclass(frozen=True)
+class Recent:
+    """Requests recorded in a window: `count`, and the seconds since the oldest and the newest."""
+
+    count: int = 0
+    oldest_age: float = 0.0
+    newest_age: float = 0.0
+
+
+@dataclass(frozen=True)
 class Decision:
     """The outcome of one check: `allowed`, and when refused, `retry_after` seconds (>= 1)."""
 
@@ -57,6 +66,11 @@ class Limiter:
     def hit(self, scope: str, key: str, limit: int, window: int) -> Decision:
         """Allow and record one request of `key` in `scope` when fewer than `limit` were allowed
         in the last `window` seconds; else refuse with the seconds until one is allowed."""
+        raise NotImplementedError
+
+    def peek(self, scope: str, key: str, window: int) -> Recent:
+        """What was recorded for `key` in `scope` in the last `window` seconds, recording nothing
+        (sign-in counts failures only, after the password was checked)."""
         raise NotImplementedError
 
     def reset(self) -> None:
@@ -88,6 +102,16 @@ class MemoryLimiter(Limiter):
                 self._prune(now, window)
             return Decision(True)
 
+    def peek(self, scope: str, key: str, window: int) -> Recent:
+        now = self._clock()
+        with self._lock:
+            hits = self._hits.get((scope, key))
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if not hits:
+                return Recent()
+            return Recent(len(hits), now - hits[0], now - hits[-1])
+
     def _prune(self, now: float, window: int) -> None:
         for name in [k for k, v in self._hits.items() if not v or v[-1] <= now - window]:
             del self._hits[name]
@@ -114,6 +138,19 @@ return {1, 0}
 """
 
 
+# KEYS[1]: the sorted set. ARGV: window (seconds). Returns {count, oldest age, newest age} (µs).
+_PEEK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]) * 1000000)
+local n = redis.call('ZCARD', KEYS[1])
+if n == 0 then return {0, 0, 0} end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+return {n, now - tonumber(oldest[2]), now - tonumber(newest[2])}
+"""
+
+
 class RedisLimiter(Limiter):
     """Sliding-window log in Redis, shared by every API replica."""
 
@@ -122,6 +159,7 @@ class RedisLimiter(Limiter):
 
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._script = self.client.register_script(_SLIDING_WINDOW)
+        self._peek = self.client.register_script(_PEEK)
 
     def hit(self, scope: str, key: str, limit: int, window: int) -> Decision:
         import redis
@@ -136,6 +174,16 @@ class RedisLimiter(Limiter):
         if allowed:
             return Decision(True)
         return Decision(False, max(1, math.ceil(int(wait_us) / 1_000_000)))
+
+    def peek(self, scope: str, key: str, window: int) -> Recent:
+        import redis
+
+        try:
+            count, oldest, newest = self._peek(keys=[f"{KEY_PREFIX}:{scope}:{key}"], args=[window])
+        except redis.RedisError as exc:
+            log.warning("rate limiter unavailable, nothing counted: %s", type(exc).__name__)
+            return Recent()
+        return Recent(int(count), int(oldest) / 1_000_000, int(newest) / 1_000_000)
 
     def reset(self) -> None:
         for key in self.client.scan_iter(f"{KEY_PREFIX}:*"):

@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 
 from rekindle.api.deps import RuntimeDep, SessionDep
 from rekindle.api.openapi import ERRORS
-from rekindle.api.ratelimit import TOO_MANY_REQUESTS_RESPONSE, check, client_address
+from rekindle.api.ratelimit import TOO_MANY_REQUESTS_RESPONSE, client_address
 from rekindle.api.routing import TransactionalRoute
+from rekindle.auth import signin_guard
 from rekindle.auth.local_accounts import authenticate
 from rekindle.errors import BadRequest, NotFound
 
@@ -79,8 +80,9 @@ def issue_token(
 
     400 `invalid_request` (a field missing), `unsupported_grant_type` (not `password`),
     `invalid_grant` (wrong email or password); 404 `local_accounts_disabled` when an identity
-    provider is configured; 429 `rate_limited` past `RATE_LIMIT_SIGNIN_PER_MINUTE` attempts for
-    one email (or four times that from one address)."""
+    provider is configured; 429 `rate_limited` (with `Retry-After`) past
+    `RATE_LIMIT_SIGNIN_PER_MINUTE` failed attempts for one email from one address, four times that
+    from one address, or sooner than the delay a streak of failures from the address imposes."""
     verifier = runtime.verifier
     if verifier.mode != "local":
         raise NotFound(
@@ -93,17 +95,13 @@ def issue_token(
         )
     if grant_type != "password":
         raise BadRequest("Only the password grant is supported.", code="unsupported_grant_type")
-    # Counted before the password is checked, per account and per address: guessing is slowed
-    # whether it targets one account or sprays many.
-    check(
-        runtime.limiter,
-        runtime.settings,
-        "signin",
-        username.strip().lower(),
-        client_address(request, runtime.settings),
-    )
+    # Failures are counted per (email, address) and per address, never per email alone: a
+    # stranger's wrong guesses cannot lock the owner out (rekindle.auth.signin_guard).
+    email, address = username.strip().lower(), client_address(request, runtime.settings)
+    signin_guard.before_attempt(runtime.limiter, runtime.settings, email, address)
     user = authenticate(session, username, password)
     if user is None:
+        signin_guard.record_failure(runtime.limiter, runtime.settings, email, address)
         raise BadRequest("The email or password is not correct.", code="invalid_grant")
     ttl = runtime.settings.local_token_ttl_seconds
     response.headers["Cache-Control"] = "no-store"

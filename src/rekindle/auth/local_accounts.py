@@ -1,13 +1,16 @@
 """Local accounts: email + password, for the local token issuer (no identity provider configured).
 
 Passwords are hashed with Argon2id (RFC 9106) through argon2-cffi's `PasswordHasher` and its
-defaults; the PHC string (`$argon2id$v=19$m=...`) is stored in `users.password_hash`. An account's
-id is a new UUID string, which becomes the `sub` of the tokens it gets.
+defaults; the PHC string (`$argon2id$v=19$m=...`) is stored in `users.password_hash`. A new
+password must pass zxcvbn's strength estimate (`check_password_strength`), not a length rule. An
+account's id is a new UUID string, which becomes the `sub` of the tokens it gets.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Sequence
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -15,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from rekindle.config import Settings
 from rekindle.errors import BadRequest, Conflict
@@ -22,6 +26,14 @@ from rekindle.models import User
 from rekindle.users import ensure_user
 
 MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_SCORE = 3
+"""zxcvbn's score (0-4) a password needs: 3 is "safely unguessable: moderate protection from an
+offline slow-hash scenario" (Wheeler, "zxcvbn: Low-Budget Password Strength Estimation", USENIX
+Security 2016), and the stored hashes are Argon2id."""
+MAX_PASSWORD_LENGTH = 1024
+ESTIMATED_PREFIX = 72
+"""zxcvbn estimates at most this many characters (its own default bound: the matchers are
+super-linear); the rest of a longer password only adds strength."""
 
 
 @lru_cache
@@ -44,13 +56,38 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def hash_password(password: str) -> str:
-    """The Argon2id PHC string of `password`. Raises BadRequest (`weak_password`) when it is
-    shorter than `MIN_PASSWORD_LENGTH` characters."""
+def check_password_strength(password: str, user_inputs: Sequence[str] = ()) -> None:
+    """Judge `password` with zxcvbn (dictionaries of common passwords, names and words, keyboard
+    patterns, repeats, sequences, dates, l33t), knowing `user_inputs` (the email and its parts),
+    which make a password weaker when it contains them. Raises BadRequest (`weak_password`) with
+    zxcvbn's warning and suggestions when the score is below `MIN_PASSWORD_SCORE` or the password
+    is shorter than `MIN_PASSWORD_LENGTH` or longer than `MAX_PASSWORD_LENGTH` characters."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest(
             f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", code="weak_password"
         )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise BadRequest(
+            f"A password may have at most {MAX_PASSWORD_LENGTH} characters.", code="weak_password"
+        )
+    inputs = [part for value in user_inputs for part in [*re.split(r"[@.+_-]", value), value]]
+    result = zxcvbn(password[:ESTIMATED_PREFIX], user_inputs=[i for i in inputs if len(i) > 2])
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return
+    feedback = result["feedback"]
+    what = feedback.get("warning") or "This password is too easy to guess."
+    advice = " ".join(feedback.get("suggestions") or []) or "Add another word or two."
+    raise BadRequest(
+        f"{what.rstrip('.')}. {advice}",
+        code="weak_password",
+        extra={"score": result["score"], "required_score": MIN_PASSWORD_SCORE},
+    )
+
+
+def hash_password(password: str, user_inputs: Sequence[str] = ()) -> str:
+    """The Argon2id PHC string of `password`. Raises BadRequest (`weak_password`) when
+    `check_password_strength` refuses it."""
+    check_password_strength(password, user_inputs)
     return _hasher().hash(password)
 
 
@@ -59,7 +96,7 @@ def create_local_user(session: Session, email: str, password: str, settings: Set
     committed). Raises BadRequest (`invalid_email`, `weak_password`) or Conflict (`email_taken`)
     when a local account already uses the email."""
     email = normalize_email(email)
-    password_hash = hash_password(password)
+    password_hash = hash_password(password, [email])
     taken = session.scalar(
         select(User.id).where(User.email == email, User.password_hash.is_not(None))
     )
@@ -84,7 +121,7 @@ def set_password(session: Session, email: str, password: str) -> User:
     ).one_or_none()
     if user is None:
         raise LookupError(email)
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, [user.email or ""])
     session.flush()
     return user
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from rekindle.credits import ledger
 from rekindle.errors import NotFound, ServiceUnavailable
-from rekindle.models import CreditLedgerEntry, PaymentEvent, Photo, User
+from rekindle.models import CreditLedgerEntry, DeletedSubject, PaymentEvent, Photo, User
+from rekindle.models.deleted_subject import subject_hash
 from rekindle.photos.service import owned_photos_query, photo_object_keys
 from rekindle.storage import ObjectStore, StorageError
 
@@ -71,7 +72,8 @@ def delete_account(session: Session, store: ObjectStore, user_id: str) -> None:
 
     If storage is down, ServiceUnavailable (`storage_unavailable`) is raised and nothing is deleted,
     so no object is ever left without the row that points at it. Raises NotFound (`user_not_found`).
-    A restoration still running finds its attempt gone and removes what it stores.
+    A restoration still running finds its attempt gone and removes what it stores. The subject is
+    tombstoned (`deleted_subjects`): its tokens get 401 `account_deleted` from then on.
     """
     # The user row first, as every transaction that touches both (docs/credits.md): no deadlock
     # with a restore being accepted, and none is accepted while the keys are collected.
@@ -107,6 +109,10 @@ def delete_account(session: Session, store: ObjectStore, user_id: str) -> None:
         .values(user_id=anonymous)
         .execution_options(synchronize_session=False)
     )
+    # The tombstone, in the same transaction as the deletion: from its commit on, the account's
+    # tokens get 401 and nothing creates it again (rekindle.users.ensure_user).
+    session.add(DeletedSubject(subject_sha256=subject_hash(user_id)))
+    session.flush()
     session.execute(
         delete(User).where(User.id == user_id).execution_options(synchronize_session=False)
     )

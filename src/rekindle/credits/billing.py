@@ -10,6 +10,7 @@ from rekindle.api.deps import BaseUrl, CurrentUser, RuntimeDep, SessionDep
 from rekindle.api.openapi import ERRORS, ErrorBody
 from rekindle.api.routing import TransactionalRoute
 from rekindle.credits import payments
+from rekindle.credits.errors import InvalidPayload
 from rekindle.credits.schemas import CheckoutOut, CheckoutRequest, PackOut, PacksOut, WebhookOut
 
 router = APIRouter(
@@ -19,9 +20,10 @@ router = APIRouter(
     responses={
         **ERRORS,
         502: {"model": ErrorBody, "description": "The payment provider refused or is unreachable"},
-        503: {
+        404: {
             "model": ErrorBody,
-            "description": "Billing is not configured (`billing_not_configured`)",
+            "description": "Billing is not configured here (`billing_not_configured`), or "
+            "another resource is not found",
         },
     },
 )
@@ -66,6 +68,14 @@ def stripe_webhook(
 ) -> Any:
     """Stripe's webhook (no bearer token: the `Stripe-Signature` header is the credential).
     Grants a paid Checkout Session's credits once; other events are acknowledged and ignored.
-    400 `invalid_signature` for a missing, wrong or stale signature."""
+    400 `invalid_signature` for a missing, wrong or stale signature; 400 `invalid_payload` for a
+    signed event of the wrong shape (recorded, nothing granted); 404 `billing_not_configured`."""
     event = payments.verify_event(runtime.settings, payload, stripe_signature)
-    return WebhookOut(outcome=payments.handle_event(session, runtime.settings, event))
+    outcome = payments.handle_event(session, runtime.settings, event)
+    if outcome == "malformed":
+        session.commit()  # keep the record of the rejected event; the error rolls back nothing
+        raise InvalidPayload(
+            "The event is signed but its fields are not a Stripe Checkout Session's; "
+            "nothing was granted."
+        )
+    return WebhookOut(outcome=outcome)

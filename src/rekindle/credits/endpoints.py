@@ -18,8 +18,10 @@ from rekindle.credits.schemas import (
     PaymentOut,
     Prices,
     ProfileOut,
+    StorageOut,
 )
 from rekindle.db import utcnow
+from rekindle.photos import quota
 from rekindle.photos.views import photo_out
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/me", tags=["account"], responses=ERRORS)
@@ -27,7 +29,8 @@ router = APIRouter(route_class=TransactionalRoute, prefix="/me", tags=["account"
 
 @router.get("", response_model=MeOut)
 def me(runtime: RuntimeDep, session: SessionDep, user: CurrentUser) -> MeOut:
-    """The signed-in user: id, email, credit balance, prices and the newest ledger entries."""
+    """The signed-in user: id, email, credit balance, prices, the newest ledger entries, and the
+    storage used against the quota and today's uploads against the daily limit."""
     fresh = account.get_user(session, user.id)
     recent, _ = ledger.entries(session, user.id, limit=account.RECENT_ENTRIES)
     settings = runtime.settings
@@ -42,6 +45,9 @@ def me(runtime: RuntimeDep, session: SessionDep, user: CurrentUser) -> MeOut:
             hd=settings.price_hd,
         ),
         recent_ledger=[LedgerEntryOut.model_validate(e, from_attributes=True) for e in recent],
+        storage=StorageOut.model_validate(
+            quota.usage(session, settings, user.id), from_attributes=True
+        ),
     )
 
 

@@ -10,9 +10,10 @@ from rekindle.errors import AppError
 
 
 class BillingNotConfigured(AppError):
-    """Stripe is not configured (the embedded default): no checkout, no webhook."""
+    """Stripe is not configured (the embedded default): no checkout, no webhook. A feature that is
+    off is not an outage, so 404 (not 503: monitors and clients would retry a 503)."""
 
-    status, code = 503, "billing_not_configured"
+    status, code = 404, "billing_not_configured"
     message = (
         "Payments are not configured on this server (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, "
         "CREDIT_PACKS); an operator can grant credits with `rekindle credits grant`."

@@ -75,7 +75,7 @@ def create_checkout(settings: Settings, user: User, pack_name: str, origin: str)
 
     The session carries the buyer and the credits in `metadata` (`user_id`, `pack`, `credits`) and
     `client_reference_id`, which the webhook reads back. `origin` is this API's public origin, for
-    the default success and cancel URLs. Raises BillingNotConfigured (503), UnknownPack (400),
+    the default success and cancel URLs. Raises BillingNotConfigured (404), UnknownPack (400),
     PaymentProviderError (502: Stripe refused, e.g. an unknown price id, or is unreachable).
     """
     if not checkout_enabled(settings):
@@ -107,7 +107,7 @@ def create_checkout(settings: Settings, user: User, pack_name: str, origin: str)
 
 def verify_event(settings: Settings, payload: bytes, signature: str | None) -> dict[str, Any]:
     """Check the `Stripe-Signature` of a webhook body with the endpoint secret (default tolerance,
-    300 s) and return the event as a dict. Raises BillingNotConfigured (503), InvalidSignature
+    300 s) and return the event as a dict. Raises BillingNotConfigured (404), InvalidSignature
     (400: missing, malformed, wrong or too old), InvalidPayload (400: signed but not an event)."""
     if not settings.stripe_webhook_secret:
         raise BillingNotConfigured()
@@ -124,76 +124,179 @@ def verify_event(settings: Settings, payload: bytes, signature: str | None) -> d
     return event
 
 
+MAX_PURCHASE_CREDITS = 1_000_000
+"""The most credits one payment may grant; a signed event claiming more is malformed (the
+balance column is a 32-bit integer, and no pack sells that many)."""
+MAX_AMOUNT_TOTAL = 2**31 - 1
+"""`amount_total` above this does not fit the column: the event is malformed."""
+
+
+class MalformedEvent(Exception):
+    """A correctly signed event whose shape is not Stripe's documented one (`reason` says how)."""
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """What a granting Checkout Session event claims, every field checked for type and range."""
+
+    session_id: str
+    user_id: str
+    pack: str | None
+    credits: int
+    amount_total: int | None
+    currency: str | None
+
+
+def _text(value: Any, name: str, *, limit: int, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise MalformedEvent(f"{name} must be a string of 1 to {limit} characters")
+    return value
+
+
+def _object_of(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The event's type and `data.object`. Raises MalformedEvent: every Stripe event has a string
+    `type` and an object `data.object` (https://docs.stripe.com/api/events/object)."""
+    event_type = event.get("type")
+    if not isinstance(event_type, str) or len(event_type) > 64:
+        raise MalformedEvent("type must be a string")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        raise MalformedEvent("data.object must be an object")
+    return event_type, obj
+
+
+def _purchase(settings: Settings, obj: dict[str, Any]) -> Purchase | None:
+    """The purchase a paid Checkout Session records, or None when it is not one of ours (no buyer
+    or no credits). Raises MalformedEvent for fields of the wrong type or out of range."""
+    metadata = obj.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise MalformedEvent("data.object.metadata must be an object")
+    session_id = _text(obj.get("id"), "data.object.id", limit=255, required=True)
+    user_id = _text(
+        metadata.get("user_id") or obj.get("client_reference_id"), "the buyer", limit=255
+    )
+    pack = _text(metadata.get("pack"), "metadata.pack", limit=64)
+    credits = _credits_of(settings, metadata)
+    amount = obj.get("amount_total")
+    if amount is not None and (
+        not isinstance(amount, int)
+        or isinstance(amount, bool)
+        or not 0 <= amount <= MAX_AMOUNT_TOTAL
+    ):
+        raise MalformedEvent("data.object.amount_total must be a non-negative integer")
+    currency = obj.get("currency")
+    if currency is not None and (not isinstance(currency, str) or len(currency) != 3):
+        raise MalformedEvent("data.object.currency must be a three-letter code")
+    if not user_id or credits < 1:
+        return None
+    assert session_id is not None
+    return Purchase(session_id, user_id, pack, credits, amount, currency)
+
+
 def handle_event(session: Session, settings: Settings, event: dict[str, Any]) -> str:
-    """Fulfil a verified event. Returns `granted`, `duplicate` or `ignored`.
+    """Fulfil a verified event. Returns `granted`, `duplicate`, `ignored` or `malformed`.
 
     Grants the pack's credits (ledger kind `purchase`, reference `stripe:{session id}`) for
     `checkout.session.completed` with `payment_status == "paid"` and for
     `checkout.session.async_payment_succeeded`; every other event is ignored. Deduplicated three
     ways: the event id and the session id are unique in `payment_events`, and the ledger reference
     is unique, so replays and concurrent deliveries grant once.
+
+    A signed event whose fields have the wrong type or range (`data` or `metadata` not an object, a
+    credit count above `MAX_PURCHASE_CREDITS`, ...) grants nothing: it is recorded in
+    `payment_events` with outcome `malformed` (0 credits, no session, so a correct delivery of
+    that session can still grant) and `malformed` is returned; the caller commits that record and
+    answers 400.
     """
-    event_type = str(event.get("type", ""))
-    obj = (event.get("data") or {}).get("object") or {}
-    if event_type not in GRANTING_EVENTS or obj.get("object") != "checkout.session":
+    event_id = str(event["id"])[:255]
+    try:
+        event_type, obj = _object_of(event)
+        if event_type not in GRANTING_EVENTS or obj.get("object") != "checkout.session":
+            return "ignored"
+        if event_type == "checkout.session.completed" and obj.get("payment_status") != "paid":
+            return "ignored"  # a delayed payment method: `async_payment_succeeded` follows
+        purchase = _purchase(settings, obj)
+    except MalformedEvent as exc:
+        log.error("Stripe event %s is malformed (%s); nothing granted", event_id, exc)
+        _record(
+            session,
+            PaymentEvent(
+                provider="stripe",
+                event_id=event_id,
+                event_type=str(event.get("type"))[:64],
+                credits=0,
+                outcome="malformed",
+            ),
+        )
+        return "malformed"
+    if purchase is None:
+        log.warning("Stripe event %s is not a Rekindle credit purchase; ignored", event_id)
         return "ignored"
-    if event_type == "checkout.session.completed" and obj.get("payment_status") != "paid":
-        return "ignored"  # a delayed payment method: `async_payment_succeeded` follows
-    metadata = obj.get("metadata") or {}
-    user_id = metadata.get("user_id") or obj.get("client_reference_id")
-    session_id = obj.get("id")
-    pack = metadata.get("pack")
-    credits = _credits_of(settings, metadata)
-    if not user_id or not isinstance(session_id, str) or credits < 1:
-        log.warning("Stripe event %s is not a Rekindle credit purchase; ignored", event.get("id"))
-        return "ignored"
-    event_id = str(event["id"])
     known = select(PaymentEvent.id).where(
-        or_(PaymentEvent.event_id == event_id, PaymentEvent.session_id == session_id)
+        or_(PaymentEvent.event_id == event_id, PaymentEvent.session_id == purchase.session_id)
     )
     if session.scalar(known) is not None:
         return "duplicate"
-    exists = session.scalar(select(User.id).where(User.id == user_id)) is not None
+    exists = session.scalar(select(User.id).where(User.id == purchase.user_id)) is not None
     record = PaymentEvent(
         provider="stripe",
         event_id=event_id,
         event_type=event_type,
-        session_id=session_id,
-        user_id=user_id,
-        pack=pack,
-        credits=credits,
-        amount_total=obj.get("amount_total"),
-        currency=obj.get("currency"),
+        session_id=purchase.session_id,
+        user_id=purchase.user_id,
+        pack=purchase.pack,
+        credits=purchase.credits,
+        amount_total=purchase.amount_total,
+        currency=purchase.currency,
         outcome="granted" if exists else "no_user",
     )
-    try:
-        with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
+    if not _record(session, record):
         return "duplicate"  # a concurrent delivery recorded it first
     if not exists:
         log.error(
             "Stripe session %s paid for %d credits for a user that no longer exists; "
             "refund it from the Stripe dashboard",
-            session_id,
-            credits,
+            purchase.session_id,
+            purchase.credits,
         )
         return "ignored"
     entry = ledger.purchase(
         session,
-        user_id,
-        credits,
-        reference=f"stripe:{session_id}",
-        reason=f"Bought {credits} credits ({pack or 'credit pack'})",
+        purchase.user_id,
+        purchase.credits,
+        reference=f"stripe:{purchase.session_id}",
+        reason=f"Bought {purchase.credits} credits ({purchase.pack or 'credit pack'})",
     )
     return "granted" if entry is not None else "duplicate"
 
 
+def _record(session: Session, record: PaymentEvent) -> bool:
+    """Add `record` in a savepoint; False when its event (or session) is already recorded."""
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        return False
+    return True
+
+
 def _credits_of(settings: Settings, metadata: dict[str, Any]) -> int:
     """Credits the session bought: the amount recorded at checkout (what the buyer was shown),
-    else the configured pack's."""
-    try:
-        return int(metadata["credits"])
-    except (KeyError, TypeError, ValueError):
+    else the configured pack's. Raises MalformedEvent for a count that is not a decimal integer
+    from 1 to `MAX_PURCHASE_CREDITS`."""
+    raw = metadata.get("credits")
+    if raw is None:
         pack = settings.credit_packs.get(str(metadata.get("pack")))
         return pack.credits if pack else 0
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 7:
+        raise MalformedEvent("metadata.credits must be a whole number of credits")
+    credits = int(text)
+    if not 1 <= credits <= MAX_PURCHASE_CREDITS:
+        raise MalformedEvent(f"metadata.credits must be from 1 to {MAX_PURCHASE_CREDITS}")
+    return credits

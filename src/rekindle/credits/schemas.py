@@ -29,6 +29,17 @@ class Prices(BaseModel):
     hd: int = Field(description="Credits per HD animation result")
 
 
+class StorageOut(BaseModel):
+    used_bytes: int = Field(
+        description="Bytes your photos occupy: originals, thumbnails, restorations, animations"
+    )
+    quota_bytes: int = Field(
+        description="The most they may occupy (`STORAGE_QUOTA_BYTES`); 0: no limit"
+    )
+    uploads_today: int = Field(description="Photos uploaded today (UTC)")
+    uploads_per_day: int = Field(description="Photos one may upload per UTC day; 0: no limit")
+
+
 class MeOut(BaseModel):
     id: str
     email: str | None
@@ -36,6 +47,7 @@ class MeOut(BaseModel):
     created_at: datetime
     prices: Prices
     recent_ledger: list[LedgerEntryOut] = Field(description="The newest ledger entries (up to 10)")
+    storage: StorageOut = Field(description="Storage used and the upload limits")
 
 
 class LedgerPage(BaseModel):

@@ -134,7 +134,7 @@ class DatabaseBus(EventBus):
         return [(int(row[0]), row[1]) for row in rows]
 
     async def subscribe(self, user_id: str, after: str | None) -> AsyncIterator[StreamEvent | None]:
-        cursor = int(after) if after and after.isdigit() else None
+        cursor = int(after) if after and after.isascii() and after.isdigit() else None
         if cursor is None:
             cursor = await asyncio.to_thread(self._latest_id)
         yield StreamEvent(str(cursor), {})
@@ -209,7 +209,7 @@ def _ticket_key(ticket: str) -> str:
 
 def _stream_id(value: str) -> tuple[int, int] | None:
     milliseconds, _, sequence = value.partition("-")
-    if not (milliseconds.isdigit() and sequence.isdigit()):
+    if not (value.isascii() and milliseconds.isdigit() and sequence.isdigit()):
         return None
     return int(milliseconds), int(sequence)
 

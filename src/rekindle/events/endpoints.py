@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -27,8 +28,10 @@ from redis.exceptions import RedisError
 from rekindle.api.deps import CurrentUser, RuntimeDep, SessionDep
 from rekindle.api.openapi import ERRORS
 from rekindle.api.routing import TransactionalRoute
-from rekindle.errors import ServiceUnavailable, Unauthorized
+from rekindle.errors import BadRequest, ServiceUnavailable, Unauthorized
 from rekindle.events.bus import StreamEvent, bus_for
+from rekindle.runtime import Runtime
+from rekindle.users import account_deleted, is_deleted
 
 router = APIRouter(route_class=TransactionalRoute, tags=["events"], responses=ERRORS)
 
@@ -112,9 +115,11 @@ async def stream_events(
     elif authorization and authorization.lower().startswith("bearer "):
         identity = runtime.verifier.verify(authorization[7:].strip())
         user_id = identity.subject
+        if await asyncio.to_thread(_deleted, runtime, user_id):
+            raise account_deleted()
     else:
         raise Unauthorized("A ticket (POST /api/v1/events/ticket) or a bearer token is required.")
-    after = (last_event_id_header or last_event_id or "").strip() or None
+    after = _event_id(last_event_id_header or last_event_id)
     events = bus.subscribe(user_id, after)
     try:
         ready = await anext(events)  # subscribed, and the resume position known
@@ -125,6 +130,31 @@ async def stream_events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _deleted(runtime: Runtime, subject: str) -> bool:
+    with runtime.sessions() as session:
+        return is_deleted(session, subject)
+
+
+EVENT_ID = re.compile(r"[0-9]{1,18}(-[0-9]{1,18})?")
+"""The ids this server gives events: a database sequence (embedded) or a Redis stream id
+(`<milliseconds>-<sequence>`), ASCII digits only, each part within a signed 64-bit integer."""
+
+
+def _event_id(value: str | None) -> str | None:
+    """The resume position a client sent, or None for none. Raises BadRequest
+    (`invalid_event_id`) for anything that is not an id of ours (e.g. `²`, which `str.isdigit`
+    accepts but `int` refuses, or a number Redis cannot hold)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not EVENT_ID.fullmatch(value):
+        raise BadRequest(
+            "Last-Event-ID must be an event id this server sent (digits, or digits-digits).",
+            code="invalid_event_id",
+        )
+    return value
 
 
 async def _stream(

@@ -2,6 +2,7 @@
 
 from rekindle.models.animation_attempt import AnimationAttempt
 from rekindle.models.credit_ledger import CreditLedgerEntry, LedgerKind
+from rekindle.models.deleted_subject import DeletedSubject
 from rekindle.models.event import Event, EventTicket
 from rekindle.models.orphan_object import OrphanObject
 from rekindle.models.payment_event import PaymentEvent
@@ -13,6 +14,7 @@ __all__ = [
     "AnimationAttempt",
     "AttemptStatus",
     "CreditLedgerEntry",
+    "DeletedSubject",
     "Event",
     "EventTicket",
     "LedgerKind",

@@ -39,6 +39,10 @@ class Photo(Base):
     thumbnail_key: Mapped[str | None] = mapped_column(String(512))
     status: Mapped[str] = mapped_column(String(16), default=PhotoStatus.UPLOADED, index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Bytes of every stored object of the photo (original, thumbnail, each restoration's result
+    and thumbnail, animations): what it counts against its owner's `STORAGE_QUOTA_BYTES`. Whatever
+    stores an object of the photo adds its size here, in the transaction that records its key."""
     mime_type: Mapped[str] = mapped_column(String(64))
     checksum_sha256: Mapped[str] = mapped_column(String(64))
     width: Mapped[int] = mapped_column(Integer)

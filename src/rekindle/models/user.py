@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, text
+from sqlalchemy import CheckConstraint, Date, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rekindle.db import Base, UTCDateTime, utcnow
@@ -32,3 +32,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     """Argon2id hash (PHC string) for a local account (`rekindle users create`); None otherwise."""
+    uploads_day: Mapped[date | None] = mapped_column(Date)
+    """The UTC day `uploads_today` counts (issue 12's daily upload limit)."""
+    uploads_today: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Photos uploaded on `uploads_day` (deleting them does not give the count back)."""

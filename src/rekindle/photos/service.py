@@ -29,6 +29,7 @@ from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.imaging.validate import inspect_image
 from rekindle.models import AnimationAttempt, AttemptStatus, Photo, PhotoStatus, RestoreAttempt
 from rekindle.pagination import decode_cursor, encode_cursor
+from rekindle.photos import quota
 from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.uploads import ReceivedFile
 from rekindle.storage import ObjectStore, StorageError, keys
@@ -73,8 +74,10 @@ def create_photo(
     and ServiceUnavailable (`storage_unavailable`) is raised. An object storage refuses to remove
     then (it failed mid-upload) is recorded in `orphan_objects` through `sessions` (a transaction
     of its own: there is no photo row to own it) and removed by the sweep. Raises the imaging
-    errors (UnsupportedMediaType, InvalidImage) for bad files.
+    errors (UnsupportedMediaType, InvalidImage) for bad files, and `photos.quota`'s
+    StorageQuotaExceeded (413) and DailyUploadsExceeded (429) past the user's limits.
     """
+    quota.precheck(sessions, settings, owner_id, upload.size_bytes)
     with decode_slot(settings.decode_max_parallel):
         info = inspect_image(
             upload.path,
@@ -94,6 +97,7 @@ def create_photo(
         thumbnail_key=keys.thumbnail_key(owner_id, photo_id, photo_id),
         status=PhotoStatus.UPLOADED,
         size_bytes=upload.size_bytes,
+        stored_bytes=upload.size_bytes + len(thumbnail),
         mime_type=info.mime_type,
         checksum_sha256=upload.sha256,
         width=info.width,
@@ -114,12 +118,17 @@ def create_photo(
             "Storage is unavailable; the photo was not saved. Please retry.",
             code="storage_unavailable",
         ) from exc
-    session.add(photo)
     try:
+        # The quota is decided here, with the user's row locked until the commit (photos.quota).
+        quota.reserve_upload(session, settings, owner_id, photo.stored_bytes)
+        session.add(photo)
         session.flush()
-    except Exception:
-        # (A failed flush has already rolled back its transaction, so recording cannot block on it.)
-        discard_or_remember(store, sessions, stored, reason="upload failed: row not written")
+    except Exception as exc:
+        # Roll back first: on SQLite the transaction holds the write lock that recording an
+        # orphan needs. (A failed flush has already rolled back its transaction.)
+        session.rollback()
+        reason = getattr(exc, "code", None) or "row not written"
+        discard_or_remember(store, sessions, stored, reason=f"upload failed: {reason}")
         raise
     return photo
 

@@ -29,6 +29,11 @@ def mark_processing(session: Session, attempt_id: uuid.UUID) -> RestoreAttempt |
     return session.scalars(select(RestoreAttempt).where(RestoreAttempt.id == attempt_id)).one()
 
 
+def _stored_bytes(params: dict[str, object]) -> int:
+    value = params.get("stored_bytes")
+    return value if isinstance(value, int) and value > 0 else 0
+
+
 def mark_completed(
     session: Session,
     attempt_id: uuid.UUID,
@@ -70,6 +75,8 @@ def mark_completed(
             processed_key=result_key,
             selected_restore_id=attempt_id,
             updated_at=utcnow(),
+            # The result and its thumbnail count against the owner's storage quota.
+            stored_bytes=Photo.stored_bytes + _stored_bytes(params),
         )
         .execution_options(synchronize_session=False)
     )

@@ -358,6 +358,7 @@ def _restore_and_store(
             reason=f"provider input of restore attempt {job.attempt_id}",
         )
     params: dict[str, object] = {**result.params, "preprocessed": prepared.record()}
+    params["stored_bytes"] = len(jpeg) + len(thumbnail)  # counted against the owner's quota
     engine_timings = result.params.get("timings")
     params["timings"] = {
         **(engine_timings if isinstance(engine_timings, dict) else {}),
