@@ -18,6 +18,7 @@ from rekindle.engines.classic import restore_array
 METHODS = ("damaged", "naive", "classic")
 CLEAN_MEAN_PSNR, CLEAN_SSIM, CLEAN_MIN_PSNR = 36.0, 0.97, 32.0
 MIN_GAIN_DB = 4.5
+PSNR_CAP = 60.0  # dB: an unchanged photo scores this, not infinity, so means stay finite
 
 Restorer = Callable[[np.ndarray], np.ndarray]
 
@@ -26,13 +27,17 @@ def metrics(ref: np.ndarray, img: np.ndarray, mono: bool = False) -> tuple[float
     """(PSNR dB, SSIM) of H×W×3 uint8 `img` against `ref` (skimage.metrics, data range 255).
 
     mono: compare BT.601 luminance only, so that keeping or removing a toning is not judged.
+    PSNR is capped at `PSNR_CAP` (identical images).
     """
     if mono:
         ref, img = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (ref, img))
         ssim = structural_similarity(ref, img, data_range=255)
     else:
         ssim = structural_similarity(ref, img, channel_axis=2, data_range=255)
-    return float(peak_signal_noise_ratio(ref, img, data_range=255)), float(ssim)
+    if np.array_equal(ref, img):
+        return PSNR_CAP, float(ssim)
+    psnr = min(PSNR_CAP, float(peak_signal_noise_ratio(ref, img, data_range=255)))
+    return psnr, float(ssim)
 
 
 @dataclass
