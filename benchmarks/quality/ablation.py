@@ -21,7 +21,6 @@ VARIANTS: dict[str, RestoreOptions] = {
         skip=frozenset({"faces"})
     ),
     "- levels (fade)": RestoreOptions(skip=frozenset({"levels"})),
-    "- cast": RestoreOptions(skip=frozenset({"cast"})),
     "- exposure": RestoreOptions(skip=frozenset({"exposure"})),
     "+ sharpen": RestoreOptions(sharpen=True),
 }

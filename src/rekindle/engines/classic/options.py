@@ -18,9 +18,8 @@ class RestoreOptions:
     defects: find scratches, cracks, dust and specks and inpaint them.
     defect_mask: H×W bool/uint8 array (nonzero = damaged), a person's mask: inpainted together
         with what detection finds (the union). It must match the input's height and width.
-    tone: restore black/white points and neutral balance of faded photos, remove part of a
-        uniform global colour cast of colour photos, and brighten underexposed photos that have
-        no highlights at all (each only when measured to be needed).
+    tone: restore black/white points and neutral balance of faded photos, and brighten
+        underexposed photos that have no highlights at all (each only when measured).
     denoise: non-local-means denoising matched to the estimated noise sigma (film grain of
         monochrome scans measured at half scale too), and guided chroma smoothing of colour photos.
     denoise_strength: 0.0-1.0 (seed 003); 0 keeps grain, 0.5 matches the estimated noise, 1 is strong.
@@ -29,7 +28,7 @@ class RestoreOptions:
     upscale: 2× Lanczos upscaling when the longest side is below `upscale_below` pixels.
     colorize: asked for colourisation; classic does not colourise and records so.
     skip: names of steps or gates switched off, for the ablation (benchmarks/quality): any of
-        "denoise", "chroma_denoise", "defects", "faces", "levels", "cast", "exposure", "sharpen".
+        "denoise", "chroma_denoise", "defects", "faces", "levels", "exposure".
     """
 
     defects: bool = True

@@ -2,11 +2,10 @@
 
 Do no harm first: every step measures whether this photo needs it and does nothing when it does
 not (noise below `denoise._MIN_SIGMA`: no denoising; no defect found and no mask given: no
-inpainting; black points not lifted: no levels stretch; no uniform cast: no cast correction;
-highlights present: no exposure gain). Each step kept here earned its place in the ablation on
+inpainting; black points not lifted: no levels stretch; highlights present: no exposure gain). Each step kept here earned its place in the ablation on
 the benchmark's validation split (docs/benchmarks.md, issue 11); steps that did not (CLAHE,
 clarity, colour-mottle cleanup, midtone and "early colour" curves, grain kept on monochrome
-scans) were removed.
+scans, the separate colour-cast correction) were removed.
 
 Order matters: noise goes first, because grain fakes thin bright structures and the defect
 detector is far more precise on clean luminance (non-local means keeps scratches, which are
@@ -122,8 +121,6 @@ def restore_array(
             out = color.merge_ycrcb(y, cr, cb)
             if "levels" not in skip:
                 out, record = tone.correct_levels(out)
-            if "cast" not in skip:
-                out, record["cast"] = tone.correct_cast(out)
             y, cr, cb = color.split_ycrcb(out)
             del out
         record["exposure_gain"] = exposure_gain

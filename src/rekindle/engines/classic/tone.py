@@ -1,4 +1,5 @@
-"""Fade, colour-cast and exposure correction (levels), each only when measured to be needed.
+"""Fade (levels, which also neutralises a faded print's cast) and exposure correction, each only when
+measured to be needed.
 
 A faded print is the photo blended toward its paper colour: every channel's black point rises
 (shadows wash out) and the paper's tint rides on top. So the decision to act is taken on the
@@ -20,10 +21,6 @@ _FADE_START, _FADE_FULL = 14.0, 30.0  # darkest channel's black point: start / f
 _FADE_MONO_START, _FADE_MONO_FULL = 48.0, 70.0
 _MAX_GAIN = 3.0
 _RANGE_START, _RANGE_FULL = 40.0, 80.0  # lost range (black point + 255 - white point) on luminance
-_CAST_SAMPLE = 250_000  # pixels sampled for the cast estimate
-_CAST_MIN, _CAST_FULL = 5.0, 12.0  # |cast| (CIELAB a*b* units): start / full correction
-_UNIFORM_MIN, _UNIFORM_FULL = 0.7, 1.3  # |cast| / 90th-percentile spread of colours around it
-_CAST_MAX_CORRECTION = 0.6  # at most this fraction of the cast is removed
 _MONO_KEEP_MEDIAN = 0.9  # a monochrome print's levels stretch may lower its median by 10 % at
 # most; a midtone gamma takes back the rest (the black point is still restored)
 
@@ -123,67 +120,6 @@ def lift_chroma(
         np.clip(128.0 + (c.astype(np.float32) - 128.0) * k, 0, 255).round().astype(np.uint8)
         for c in (cr, cb)
     )
-
-
-def estimate_cast(rgb: np.ndarray) -> tuple[float, float, float]:
-    """Global colour cast of an H×W×3 uint8 RGB photo, in CIELAB.
-
-    Grey-world on the least coloured part: among mid-tone pixels (20 < L* < 85), the 30 % with
-    the lowest chroma are the photo's would-be neutrals (walls, sky, skin in shadow, paper);
-    their median a*, b* is the cast. Uniformity = |cast| / the 90th percentile of all mid-tone
-    colours' distance from the cast: a cast from ageing tints everything alike (autochromes,
-    faded dyes: > 1), a colourful scene spreads far around any estimate (< 0.5).
-    Returns (a*, b*, uniformity).
-    """
-    scale = min(1.0, float(np.sqrt(_CAST_SAMPLE / (rgb.shape[0] * rgb.shape[1]))))
-    small = (
-        rgb
-        if scale >= 1
-        else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    )
-    lab = cv2.cvtColor(small.astype(np.float32) * (1 / 255), cv2.COLOR_RGB2LAB).reshape(-1, 3)
-    mid = (lab[:, 0] > 20) & (lab[:, 0] < 85)
-    if np.count_nonzero(mid) < 100:
-        return 0.0, 0.0, 0.0
-    a, b = lab[mid, 1], lab[mid, 2]
-    chroma = np.hypot(a, b)
-    grey = chroma <= np.percentile(chroma, 30)
-    ca, cb = float(np.median(a[grey])), float(np.median(b[grey]))
-    spread = float(np.percentile(np.hypot(a - ca, b - cb), 90))
-    return ca, cb, float(np.hypot(ca, cb) / max(spread, 1.0))
-
-
-def correct_cast(rgb: np.ndarray) -> tuple[np.ndarray, dict[str, object]]:
-    """Remove part of a global colour cast (see `estimate_cast`) from an H×W×3 uint8 RGB photo.
-
-    The fraction removed grows with the cast's size and uniformity, up to
-    `_CAST_MAX_CORRECTION`; a photo without a clear, uniform cast is returned unchanged. The
-    correction is a von Kries gain per channel in linear light (the estimated neutral is mapped
-    to the grey of the same L*), applied through look-up tables. Returns (photo, record).
-    """
-    ca, cb, uniform = estimate_cast(rgb)
-    size = float(np.hypot(ca, cb))
-    k = _CAST_MAX_CORRECTION * float(
-        np.clip((size - _CAST_MIN) / (_CAST_FULL - _CAST_MIN), 0, 1)
-        * np.clip((uniform - _UNIFORM_MIN) / (_UNIFORM_FULL - _UNIFORM_MIN), 0, 1)
-    )
-    record: dict[str, object] = {
-        "cast_ab": [round(ca, 1), round(cb, 1)],
-        "uniformity": round(uniform, 2),
-        "removed": round(k, 3),
-    }
-    if k <= 0:
-        return rgb, record
-    ref = np.array([[[60.0, ca, cb], [60.0, (1 - k) * ca, (1 - k) * cb]]], np.float32)
-    src, dst = _to_linear(cv2.cvtColor(ref, cv2.COLOR_LAB2RGB)[0])
-    gains = dst / np.maximum(src, 1e-4)
-    x = _to_linear(np.arange(256, dtype=np.float32) / 255)
-    luts = [
-        np.clip(_from_linear(np.clip(x * g, 0, 1)) * 255, 0, 255).round().astype(np.uint8)
-        for g in gains
-    ]
-    out = cv2.merge([cv2.LUT(ch, lut) for ch, lut in zip(cv2.split(rgb), luts, strict=True)])
-    return out, record
 
 
 def _to_linear(v: np.ndarray) -> np.ndarray:
