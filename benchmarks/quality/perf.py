@@ -53,7 +53,7 @@ else:
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
-MAX_S_PER_MP = 1.5
+MAX_S_PER_MP = 1.0
 MAX_PEAK_MB = 1536
 
 

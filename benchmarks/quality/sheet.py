@@ -14,12 +14,15 @@ from rekindle.engines.classic import ClassicEngine
 from rekindle.engines.classic.imageio import decode
 
 SHEET = REPO_ROOT / "docs" / "images" / "classic-contact-sheet.png"
+CROPS = REPO_ROOT / "docs" / "images" / "classic-soldier-faces-3x.png"
+SOLDIER_FACES = (95, 30, 290, 170)  # x0, y0, x1, y1 of both faces in scratch-couple-soldier
 _TILE_H = 230  # px per photo on the sheet (keeps the PNG under 3 MB)
 _WIDTH = 1400
 
 
-def write_sheet(path: Path = SHEET) -> Path:
-    """Restore every real-old photo through the engine (bytes in, JPEG out) and lay out pairs."""
+def write_sheet(path: Path = SHEET, crops: Path = CROPS) -> tuple[Path, Path]:
+    """Restore every real-old photo through the engine (bytes in, JPEG out) and lay out pairs;
+    also write 3× crops of the soldier print's faces, before (top) and after (bottom)."""
     engine = ClassicEngine()
     pairs = []
     for photo in listing(REAL_OLD):
@@ -27,6 +30,15 @@ def write_sheet(path: Path = SHEET) -> Path:
         before = decode(data)[0]
         after = decode(engine.restore(RestoreRequest(image=data)).data)[0]
         pairs.append(_pair(before, after, photo.stem))
+        if photo.name == "scratch-couple-soldier.png":
+            x0, y0, x1, y1 = SOLDIER_FACES
+            up = [
+                cv2.resize(i[y0:y1, x0:x1], None, fx=3, fy=3, interpolation=cv2.INTER_LANCZOS4)
+                for i in (before, after)
+            ]
+            gap = np.full((6, up[0].shape[1], 3), 255, np.uint8)
+            crops.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.vstack([up[0], gap, up[1]])).save(crops, optimize=True)
     rows, row, width = [], [], 0
     for p in pairs:
         if row and width + p.shape[1] > _WIDTH:
@@ -43,7 +55,7 @@ def write_sheet(path: Path = SHEET) -> Path:
             x += p.shape[1]
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(sheet).save(path, optimize=True)
-    return path
+    return path, crops
 
 
 def _pair(before: np.ndarray, after: np.ndarray, name: str) -> np.ndarray:

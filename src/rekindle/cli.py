@@ -197,6 +197,12 @@ def migrate() -> None:
 @click.option("--denoise", default=0.5, show_default=True, type=click.FloatRange(0.0, 1.0))
 @click.option("--colorize", is_flag=True, help="Colourise monochrome photos (AI engines).")
 @click.option("--prompt", default=None, help="Extra instruction for AI engines.")
+@click.option(
+    "--mask",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Damage mask image (white = damaged), any size: scaled to the photo (classic).",
+)
 def restore(
     inputs: tuple[Path, ...],
     output: Path,
@@ -204,6 +210,7 @@ def restore(
     denoise: float,
     colorize: bool,
     prompt: str | None,
+    mask: Path | None,
 ) -> None:
     """Restore image files directly, without a server."""
     from rekindle.restoration.local import restore_files
@@ -217,6 +224,7 @@ def restore(
         denoise=denoise,
         colorize=colorize,
         prompt=prompt,
+        mask=mask,
         report=lambda line: click.echo(line, err=True),
     )
     if failures:

@@ -9,13 +9,12 @@ from rekindle.engines.classic import (
     RestoreOptions,
     color,
     defects,
-    denoise,
     noise,
     restore_array,
     tone,
 )
 
-ONLY_DEFECTS = RestoreOptions(tone=False, denoise=False, local_contrast=False, sharpen=False)
+ONLY_DEFECTS = RestoreOptions(tone=False, denoise=False, sharpen=False)
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -92,7 +91,7 @@ def test_unfaded_photo_is_left_nearly_unchanged(scene: np.ndarray) -> None:
 def test_denoise_strength_scales_smoothing(scene: np.ndarray) -> None:
     rng = np.random.default_rng(3)
     noisy = np.clip(scene + rng.normal(0, 15, scene.shape), 0, 255).round().astype(np.uint8)
-    opts = dict(defects=False, tone=False, local_contrast=False, sharpen=False)
+    opts = dict(defects=False, tone=False, sharpen=False)
     keep, r0 = restore_array(noisy, RestoreOptions(denoise_strength=0.0, **opts))
     mid, r5 = restore_array(noisy, RestoreOptions(denoise_strength=0.5, **opts))
     strong, r1 = restore_array(noisy, RestoreOptions(denoise_strength=1.0, **opts))
@@ -186,19 +185,6 @@ def test_thin_bright_content_beside_bright_skin_is_not_a_crack() -> None:
     assert np.count_nonzero(defects.detect_defects(face, 0.5)) == 0
 
 
-def test_uniform_cast_is_reduced_and_neutral_photo_is_untouched(scene: np.ndarray) -> None:
-    gray = cv2.cvtColor(cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    # An aged print of a gray scene: every tone tinted yellow (blue dye lost).
-    cast = np.clip(gray * np.array([1.0, 1.0, 0.72]), 0, 255).round().astype(np.uint8)
-    out, record = tone.correct_cast(cast)
-    assert record["removed"] > 0.3
-    before = abs(tone.estimate_cast(cast)[1])
-    after = abs(tone.estimate_cast(out)[1])
-    assert after < 0.8 * before  # partial by design (at most 60 % of the cast)
-    same, rec = tone.correct_cast(scene)
-    assert rec["removed"] == 0 and np.array_equal(same, scene)
-
-
 def test_sign_lettering_is_not_a_crack() -> None:
     # White shop-sign letters on a dark wall: thin, bright and neutral like cracks, but each is
     # a compact shape folded into a small box, not a line across the print.
@@ -229,35 +215,18 @@ def _blotchy(scene: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, n
     return color.merge_ycrcb(y, cr2, cb2), grain
 
 
-def test_coarse_colour_grain_is_reduced_and_edges_stay(scene: np.ndarray) -> None:
-    noisy, _ = _blotchy(scene, np.random.default_rng(21))
-    y, cr0, cb0 = color.split_ycrcb(scene)
-    _, cr, cb = color.split_ycrcb(noisy)
-    cr1, cb1 = denoise.smooth_chroma_grain(y, cr, cb, 0.5)
-
-    def err(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.sqrt(np.mean((a.astype(float) - b.astype(float)) ** 2)))
-
-    # Gentle by design (the range weight keeps real colour texture): about a fifth goes.
-    assert err(cr1, cr0) < 0.85 * err(cr, cr0) and err(cb1, cb0) < 0.85 * err(cb, cb0)
-    # The dark rectangle's colour edge is kept: chroma just inside and outside stays apart.
-    inside, outside = cb1[80, 155].astype(int), cb1[80, 140].astype(int)
-    assert abs(inside - outside) > 0.7 * abs(int(cb0[80, 155]) - int(cb0[80, 140]))
-    same = denoise.smooth_chroma_grain(y, cr, cb, 0.0)
-    assert same[0] is cr and same[1] is cb  # denoise strength 0 keeps the grain
-
-
-def test_film_grain_is_measured_thinned_and_the_photo_stays_gray(scene: np.ndarray) -> None:
+def test_film_grain_is_measured_removed_and_the_photo_stays_gray(scene: np.ndarray) -> None:
     gray = cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY).astype(np.float32)
     h, w = gray.shape
     rng = np.random.default_rng(31)
     # Film grain: clumps of about 2 px, which the full-scale wavelet band underrates.
-    grain = cv2.GaussianBlur(rng.normal(0, 14, (h, w)).astype(np.float32), (0, 0), 1.0)
-    grainy = np.clip(gray + grain, 0, 255).round().astype(np.uint8)
-    assert noise.estimate_grain_sigma(grainy) > 1.3 * noise.estimate_noise_sigma(grainy)
+    grain = cv2.GaussianBlur(rng.normal(0, 48, (h, w)).astype(np.float32), (0, 0), 1.0)
+    # A print is softer than its grain: the scan blurs both a little.
+    grainy = cv2.GaussianBlur(np.clip(gray + grain, 0, 255), (0, 0), 0.7).round().astype(np.uint8)
+    gray = cv2.GaussianBlur(gray, (0, 0), 0.7)
+    assert noise.estimate_grain_sigma(grainy) > 2.3 * noise.estimate_noise_sigma(grainy)
     rgb = cv2.merge([grainy, grainy, grainy])
-    # Denoising alone (contrast and sharpening are tested on their own).
-    opts = RestoreOptions(defects=False, tone=False, local_contrast=False, sharpen=False)
+    opts = RestoreOptions(defects=False, tone=False)
     out, report = restore_array(rgb, opts)
     assert report["steps"]["denoise"]["nlm_h"] > 0
     assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
@@ -268,28 +237,9 @@ def test_film_grain_is_measured_thinned_and_the_photo_stays_gray(scene: np.ndarr
         f = img.astype(np.float32)
         return float((f - cv2.GaussianBlur(f, (0, 0), 3.0))[flat].std())
 
+    # The half-scale estimate still under-reads correlated grain (docs/benchmarks.md): thinned.
     assert rough(out[..., 0]) < 0.9 * rough(grainy)
-    assert rough(out[..., 0]) > rough(clean)  # thinned, not wiped
-
-
-def test_clarity_lifts_texture_without_halos() -> None:
-    rng = np.random.default_rng(41)
-    img = np.full((200, 200), 60, np.float32)
-    img[:, 100:] = 190  # a strong edge
-    texture = cv2.GaussianBlur(rng.normal(0, 40, img.shape).astype(np.float32), (0, 0), 3.0)
-    y = np.clip(img + texture, 0, 255).round().astype(np.uint8)
-    out = tone.clarity(y, 0.25)
-
-    def detail(a: np.ndarray) -> np.ndarray:
-        f = a.astype(np.float32)
-        return f - cv2.GaussianBlur(f, (0, 0), 6)
-
-    assert detail(out)[:, 20:80].std() > 1.1 * detail(y)[:, 20:80].std()
-    # No bright or dark rim along the edge: the rows beside it keep their level.
-    near = out[:, 90:98].astype(float).mean() - y[:, 90:98].astype(float).mean()
-    far = out[:, 102:110].astype(float).mean() - y[:, 102:110].astype(float).mean()
-    assert abs(near) < 2 and abs(far) < 2
-    assert np.array_equal(tone.clarity(y, 0.0), y)
+    assert _psnr(out[..., 0], clean) > _psnr(grainy, clean) + 0.5
 
 
 def _muted(scene: np.ndarray) -> np.ndarray:
@@ -304,89 +254,6 @@ def _colour_grain(shape: tuple[int, int], amp: float, seed: int) -> np.ndarray:
     dots = rng.normal(0, 1, (*shape, 3)).astype(np.float32)
     dots = cv2.GaussianBlur(dots, (0, 0), 1.0)
     return dots * (amp / dots.std())
-
-
-def test_colour_grain_gate_fires_on_coarse_grain_only(scene: np.ndarray) -> None:
-    base = _muted(scene)
-    grainy = np.clip(base + _colour_grain(base.shape[:2], 12, 3), 0, 255).round().astype(np.uint8)
-    rng = np.random.default_rng(4)
-    iid = np.clip(scene + rng.normal(0, 15, scene.shape), 0, 255).round().astype(np.uint8)
-    # A clean saturated photo (stained glass): a mosaic of strongly coloured 24-px panes.
-    panes = rng.integers(0, 256, (8, 11, 3)).astype(np.uint8)
-    np.put_along_axis(panes, np.argmin(panes, axis=2)[..., None], 0, axis=2)  # saturate
-    mosaic = cv2.resize(panes, (264, 192), interpolation=cv2.INTER_NEAREST)[:, :256]
-    saturated = cv2.GaussianBlur(mosaic, (0, 0), 0.8)
-    gates = {}
-    for name, img in (("grainy", grainy), ("clean", scene), ("iid", iid), ("sat", saturated)):
-        gates[name] = restore_array(img)[1]["steps"]["analysis"]
-    assert gates["grainy"]["grainy"] == 1.0, gates["grainy"]
-    for name in ("clean", "iid", "sat"):
-        assert gates[name]["grainy"] == 0.0, (name, gates[name])
-    assert gates["iid"]["grain_coarse_to_fine"] < 0.5  # iid noise is fine, not coarse
-
-
-def test_colour_mottle_removal_cleans_grain_and_keeps_the_colours(scene: np.ndarray) -> None:
-    base = _muted(scene)
-    grainy = np.clip(base + _colour_grain(base.shape[:2], 12, 3), 0, 255).round().astype(np.uint8)
-    y, cr, cb = color.split_ycrcb(grainy)
-    _, cr0, cb0 = color.split_ycrcb(base)
-    cr1, cb1 = denoise.remove_colour_mottle(y, cr, cb, 1.0)
-
-    def err(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.sqrt(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2)))
-
-    before = err(cr, cr0) + err(cb, cb0)
-    after = err(cr1, cr0) + err(cb1, cb0)
-    assert after < 0.5 * before, (before, after)
-    # Mean colour of the photo is kept (no colour shift).
-    assert abs(float(cr1.mean()) - float(cr0.mean())) < 1.5
-    assert abs(float(cb1.mean()) - float(cb0.mean())) < 1.5
-    assert denoise.remove_colour_mottle(y, cr, cb, 0.0) == (cr, cb)
-
-
-def test_dark_compressed_photo_is_lifted_and_normal_one_untouched(scene: np.ndarray) -> None:
-    dark = (scene.astype(np.float32) * 0.3).round().astype(np.uint8)  # no highlights, low key
-    y_dark = color.split_ycrcb(dark)[0]
-    amount, med, p99 = tone.dark_amount(y_dark)
-    assert amount == 1.0 and med < 22 and p99 < 90
-    lifted, gamma = tone.lift_midtones(y_dark, amount)
-    assert gamma < 1.0 and np.median(lifted) > np.median(y_dark) + 8
-    ends = tone.lift_midtones(np.array([[0, 255]], np.uint8), amount)[0]
-    assert ends.tolist() == [[0, 255]]  # black and white stay put
-    out, report = restore_array(dark)
-    assert report["steps"]["analysis"]["dark"] == 1.0
-    assert report["steps"]["tone"]["midtone_gamma"] < 1.0
-    assert out.mean() > dark.mean() + 8
-    # A normally exposed photo is left alone.
-    assert tone.dark_amount(color.split_ycrcb(scene)[0])[0] == 0.0
-    report = restore_array(scene)[1]
-    assert report["steps"]["tone"]["midtone_gamma"] == 1.0
-    assert report["steps"]["analysis"]["grainy"] == 0.0
-
-
-def test_early_colour_gate_fires_on_soft_muted_not_on_sharp_saturated() -> None:
-    import cv2
-
-    from rekindle.engines.classic import restore_array
-
-    rng = np.random.default_rng(5)
-    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
-    base = 110 + 105 * np.sin(xx / 23) * np.cos(yy / 31)
-    # Soft, muted: green-grey tones with coarse (2-3 px) colour grain, blurred.
-    grain = cv2.resize(rng.normal(0, 10, (96, 96, 3)).astype(np.float32), (256, 256))
-    r, b = base * 0.8 + 30 * np.sin(yy / 40), base * 0.9 - 20 * np.cos(xx / 50)
-    soft = np.stack([r, base, b], axis=2) + grain
-    soft = cv2.GaussianBlur(soft, (0, 0), 1.5)
-    soft_img = np.clip(soft, 0, 255).astype(np.uint8)
-    # Sharp, saturated: bold colour checkerboard with fine edges.
-    check = ((xx // 8 + yy // 8) % 2).astype(bool)
-    sharp_img = np.zeros((256, 256, 3), np.uint8)
-    sharp_img[check] = (220, 40, 30)
-    sharp_img[~check] = (20, 60, 210)
-    soft_rep = restore_array(soft_img)[1]["steps"]["analysis"]
-    sharp_rep = restore_array(sharp_img)[1]["steps"]["analysis"]
-    assert soft_rep["early_colour"] > 0
-    assert sharp_rep["early_colour"] == 0
 
 
 def _jagged_crack(
@@ -439,7 +306,7 @@ def _portrait() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.clip(img, 0, 255).round().astype(np.uint8), features > 0, cracks
 
 
-def test_hairline_crack_network_is_removed_and_the_face_is_kept() -> None:
+def test_hairline_detector_finds_cracks_and_the_features_are_kept() -> None:
     # A crazed sepia print: 1-px jagged light cracks over a shaded background, dark hair, a dark
     # collar and a lit face. The faint ones on the skin were missed by the envelope detector.
     gray, features, network = _portrait()
@@ -458,11 +325,11 @@ def test_hairline_crack_network_is_removed_and_the_face_is_kept() -> None:
 
     hair = cv2.dilate(defects.hairline_cracks(damaged, 0.5), np.ones((3, 3), np.uint8)) > 0
     mask = defects.detect_defects(damaged, 0.5) > 0
-    # The hairline detector alone finds three quarters of the cracks (the envelope detector
-    # alone: 69 %), the union four fifths, and on the face about half (envelope alone: 11 %).
+    # The hairline detector alone finds three quarters of the cracks. classic-7 runs it only on
+    # the skin of faces the Haar cascade finds (none on this drawing) and keeps only defects that
+    # stand 40 levels out of their area, so these faint cracks (35-60 % paper) are left: a mask
+    # repairs them (test_do_no_harm). What it must never do is touch the features.
     assert np.count_nonzero(hair[visible]) > 0.75 * np.count_nonzero(visible)
-    assert np.count_nonzero(mask[visible]) > 0.77 * np.count_nonzero(visible)
-    assert np.count_nonzero(mask[on_face]) > 0.4 * np.count_nonzero(on_face)
     # Eyes (light eye whites round a dark iris), brows, nostrils and mouth are not touched, nor
     # is the edge of the face away from the cracks.
     assert np.count_nonzero(mask & features) == 0
@@ -481,23 +348,24 @@ def test_hairline_crack_network_is_removed_and_the_face_is_kept() -> None:
     assert report["steps"]["analysis"]["monochrome"]
     err_before = np.abs(sepia[visible].astype(int) - clean[visible].astype(int)).mean()
     err_after = np.abs(out[visible].astype(int) - clean[visible].astype(int)).mean()
-    assert err_after < 0.4 * err_before
+    assert err_after <= err_before
     assert np.abs(out[features].astype(int) - clean[features].astype(int)).mean() < 1.0
 
 
 def test_levels_of_a_flat_monochrome_print_restore_blacks_without_darkening_it(
     scene: np.ndarray,
 ) -> None:
-    # A print whose darkest tones sit at grey level 50 and whose paper is near white: resetting the
-    # black point alone would pull its median down by a quarter (scratch-couple-soldier).
+    # A faded print whose darkest tones sit at grey level 75 and whose paper is near white:
+    # resetting the black point alone would pull its median down by a quarter.
     gray = cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    flat = np.clip(50 + gray * (250 - 50) / 255, 0, 255).round().astype(np.uint8)
+    flat = np.clip(75 + gray * (250 - 75) / 255, 0, 255).round().astype(np.uint8)
     out, record = tone.correct_levels(flat)
     assert record["fade_amount"] == 1.0
     assert record["midtone_gamma"] < 1.0
     assert np.percentile(out, 0.5) <= 10  # blacks restored
     assert np.median(out) >= 0.9 * np.median(flat) - 1  # not darkened by more than 10 %
     assert np.percentile(out, 99.5) >= 245  # whites kept
-    # A print whose stretch does not lower its median keeps a plain levels stretch.
-    _, rec = tone.correct_levels(np.clip(gray * 0.6 + 40, 0, 255).astype(np.uint8))
-    assert rec["midtone_gamma"] == 1.0
+    # A naturally flat or misty scene (blacks at 40) is not a faded print: left alone.
+    misty = np.clip(40 + gray * (230 - 40) / 255, 0, 255).round().astype(np.uint8)
+    out, rec = tone.correct_levels(misty)
+    assert rec["fade_amount"] == 0 and np.array_equal(out, misty)

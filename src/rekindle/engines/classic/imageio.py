@@ -44,6 +44,27 @@ def decode(data: bytes) -> tuple[np.ndarray, str]:
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy(), mode
 
 
+def decode_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
+    """Decode a damage mask (any Pillow-readable image; `RestoreRequest.mask` is an 8-bit gray
+    PNG) to an H×W uint8 array, 255 where damaged (any non-zero gray after converting to "L").
+
+    shape: the (H, W) the mask must have (the image's). Raises EngineError("invalid_mask") when
+    the bytes cannot be decoded or the size differs.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            gray = np.asarray(im.convert("L"))
+    except Exception as exc:  # Pillow raises many types for bad bytes
+        raise EngineError("invalid_mask", "The mask could not be read", str(exc)) from exc
+    if gray.shape != tuple(shape):
+        raise EngineError(
+            "invalid_mask",
+            "The mask must have the photo's size",
+            f"mask {gray.shape[1]}×{gray.shape[0]}, image {shape[1]}×{shape[0]}",
+        )
+    return np.where(gray > 0, 255, 0).astype(np.uint8)
+
+
 def encode_jpeg(rgb: np.ndarray) -> bytes:
     """H×W×3 uint8 RGB -> JPEG bytes (quality 92, 4:4:4 chroma so restored colour edges stay crisp)."""
     buf = io.BytesIO()

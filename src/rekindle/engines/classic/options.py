@@ -16,21 +16,19 @@ class RestoreOptions:
     """What `restore_array` does. Every step can be switched off on its own.
 
     defects: find scratches, cracks, dust and specks and inpaint them.
-    defect_mask: H×W bool/uint8 array (nonzero = defect) used instead of detection; it must match
-        the input's height and width.
-    tone: restore black/white points and neutral balance of faded photos, and remove part of a
-        uniform global colour cast (autochromes, faded dyes) of colour photos (only when needed),
-        and lift the midtones of dark, low-key colour photos with no highlights.
+    defect_mask: H×W bool/uint8 array (nonzero = damaged), a person's mask: inpainted together
+        with what detection finds (the union). It must match the input's height and width.
+    tone: restore black/white points and neutral balance of faded photos, and brighten
+        underexposed photos that have no highlights at all (each only when measured).
     denoise: non-local-means denoising matched to the estimated noise sigma (film grain of
-        monochrome scans measured at half scale too, and partly kept), plus a gentle smoothing of
-        colour grain coarser than a pixel on colour photos; a strong colour-mottle cleanup on colour
-        photos measured to carry autochrome-like grain (noise.estimate_colour_grain).
+        monochrome scans measured at half scale too), and guided chroma smoothing of colour photos.
     denoise_strength: 0.0-1.0 (seed 003); 0 keeps grain, 0.5 matches the estimated noise, 1 is strong.
-    local_contrast: gentle CLAHE on luminance, blended in for faded and monochrome photos, and a
-        halo-free mid-scale detail boost ("clarity") on monochrome photos and grainy colour ones.
-    sharpen: gentle noise-aware unsharp mask on luminance.
+    sharpen: gentle noise-aware unsharp mask on luminance. Off by default: it cost PSNR on
+        every split of the benchmark and on clean photos (docs/benchmarks.md, ablation).
     upscale: 2× Lanczos upscaling when the longest side is below `upscale_below` pixels.
     colorize: asked for colourisation; classic does not colourise and records so.
+    skip: names of steps or gates switched off, for the ablation (benchmarks/quality): any of
+        "denoise", "chroma_denoise", "defects", "faces", "levels", "exposure".
     """
 
     defects: bool = True
@@ -38,8 +36,8 @@ class RestoreOptions:
     tone: bool = True
     denoise: bool = True
     denoise_strength: float = 0.5
-    local_contrast: bool = True
-    sharpen: bool = True
+    sharpen: bool = False
     upscale: bool = False
     upscale_below: int = 1024
     colorize: bool = False
+    skip: frozenset[str] = frozenset()
