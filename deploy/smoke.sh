@@ -19,6 +19,9 @@
 # Environment: SMOKE_CA_BUNDLE (CA bundle passed to the builds as the `ca-bundle` secret; default
 # the system bundle), DEBIAN_MIRROR (default http://deb.debian.org/debian), SMOKE_KEEP_DOCKERD=1
 # (leave a dockerd this script started running).
+# The whole script is one { } block: bash parses it before running it, so editing this file while
+# it runs cannot change what runs.
+{
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -64,6 +67,7 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP  # so that a timeout or ^C cleans up too
 trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
 
 [ "$(id -u)" -eq 0 ] || fail "run as root (installs packages and starts dockerd)"
@@ -156,18 +160,26 @@ echo "# smoke edit" >>"$WORK/ctx/src/rekindle/__init__.py"
 t=$(now)
 DOCKER_BUILDKIT=1 docker build -q "${secret_args[@]}" -t rekindle-smoke/edited:latest "$WORK/ctx" >/dev/null
 FIG[edit]=$(since "$t")
-# The layers that differ from the unedited image: only the project's (docs: D4).
-FIG[edit_layers]=$(python3 - "$IMAGE" rekindle-smoke/edited:latest <<'EOF'
-import json, subprocess, sys
-def layers(image):
-    out = subprocess.run(["docker", "history", "--no-trunc", "--format", "{{json .}}", image],
-                         check=True, capture_output=True, text=True).stdout
-    return [json.loads(line) for line in out.splitlines()]
-old = {(r["CreatedBy"], r["Size"]) for r in layers(sys.argv[1])}
-new = [r for r in layers(sys.argv[2]) if (r["CreatedBy"], r["Size"]) not in old and r["Size"] != "0B"]
-print(", ".join(r["Size"] for r in new) or "none")
-EOF
-)
+# The layers that differ from the unedited image, with their uncompressed sizes: only the
+# project's small layer should (docs/deployment.md, "The image").
+FIG[edit_layers]=$(docker save rekindle-smoke/edited:latest | python3 -c '
+import json, subprocess, sys, tarfile
+old = set(json.loads(subprocess.run(["docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}",
+                                     sys.argv[1]], check=True, capture_output=True, text=True).stdout))
+sizes, manifest, config = {}, None, {}
+with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:
+    for member in tar:
+        if member.name.endswith("layer.tar"):
+            sizes[member.name] = member.size
+        elif member.name == "manifest.json":
+            manifest = json.load(tar.extractfile(member))
+        elif member.name.endswith(".json") and member.isfile():
+            config[member.name] = json.load(tar.extractfile(member))
+layers = manifest[0]["Layers"]
+diff_ids = config[manifest[0]["Config"]]["rootfs"]["diff_ids"]
+new = [sizes[path] for path, diff in zip(layers, diff_ids) if diff not in old]
+print(f"{len(new)} of {len(layers)} layers, " + " + ".join(f"{n / 1e6:.2f} MB" for n in new))
+' "$IMAGE")
 docker image rm rekindle-smoke/edited:latest >/dev/null
 FIG[size]=$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1 / 1e6}')
 FIG[deps_layer]=$(docker history --format '{{.Size}} {{.CreatedBy}}' "$IMAGE" \
@@ -193,15 +205,17 @@ docker run --rm --read-only -v rekindle-smoke-ro:/data "$IMAGE" sh -c 'touch /da
 if docker run --rm --read-only -v rekindle-smoke-ro:/data "$IMAGE" sh -c 'touch /app/x || touch /etc/x || touch /x' 2>/dev/null; then
   fail "something outside /data is writable under --read-only"
 fi
-# The image's own default command (embedded mode) is healthy under --read-only with /data.
-cid=$(docker run -d --read-only --tmpfs /tmp -v rekindle-smoke-ro:/data "$IMAGE")
+# Embedded mode (SQLite, local folder) is healthy under --read-only with /data, and the health
+# check follows `serve --port` (no fixed 8000).
+cid=$(docker run -d --read-only --tmpfs /tmp -v rekindle-smoke-ro:/data "$IMAGE" \
+  rekindle serve --host 0.0.0.0 --port 18080)
 for _ in $(seq 90); do
   st=$(docker inspect -f '{{.State.Health.Status}}' "$cid")
   [ "$st" = healthy ] && break; sleep 1
 done
 docker rm -f "$cid" >/dev/null
-[ "$st" = healthy ] || fail "embedded 'rekindle serve' not healthy under --read-only (was: $st)"
-echo "uid 10001; no dev deps; libraries load; code read-only; /data writable; embedded serve healthy"
+[ "$st" = healthy ] || fail "embedded 'rekindle serve --port 18080' not healthy under --read-only (was: $st)"
+echo "uid 10001; no dev deps; libraries load; code read-only; /data writable; embedded serve --port 18080 healthy"
 
 # ---------------------------------------------------------------------------------------------
 log "stand-ins for PostgreSQL, Redis and S3 (deploy/smoke/standins.Dockerfile)"
@@ -351,3 +365,5 @@ image size                               ${FIG[size]} (dependency layer ${FIG[de
 compose up -> api + workers healthy      ${FIG[healthy]} s (after down + up: ${FIG[healthy_again]} s)
 end-to-end restore (upload -> download)  ${FIG[restore]} s
 EOF
+exit 0
+}

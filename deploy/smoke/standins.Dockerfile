@@ -5,6 +5,8 @@
 ARG BASE_IMAGE=python:3.11.14-slim-bookworm
 FROM ${BASE_IMAGE}
 
+# moto as in uv.lock; only the S3 backend and the server's Flask (moto[server] would pull every
+# backend's dependencies: minutes of pip resolution for nothing).
 ARG MOTO_VERSION=5.2.5
 ARG BOTO3_VERSION=1.44.5
 RUN apt-get update \
@@ -14,7 +16,7 @@ RUN apt-get update \
 RUN --mount=type=secret,id=ca-bundle \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
  && python3 -m pip install --no-cache-dir --break-system-packages --root-user-action=ignore \
-        "moto[server]==${MOTO_VERSION}" "boto3==${BOTO3_VERSION}"
+        "moto[s3]==${MOTO_VERSION}" "boto3==${BOTO3_VERSION}" flask flask-cors
 
 ENV PATH="/usr/lib/postgresql/15/bin:${PATH}"
 COPY postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint
