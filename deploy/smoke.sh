@@ -154,8 +154,8 @@ DOCKER_BUILDKIT=1 docker build -q "${secret_args[@]}" -t "$IMAGE" . >/dev/null
 FIG[warm]=$(since "$t")
 log "build: after a one-line source edit (a copy of the context)"
 mkdir -p "$WORK/ctx"
-cp -r Dockerfile .dockerignore pyproject.toml uv.lock README.md src "$WORK/ctx/"
-mkdir -p "$WORK/ctx/deploy" && cp deploy/healthcheck.py "$WORK/ctx/deploy/"
+cp -a Dockerfile .dockerignore pyproject.toml uv.lock README.md src "$WORK/ctx/"
+mkdir -p "$WORK/ctx/deploy" && cp -a deploy/healthcheck.py "$WORK/ctx/deploy/"
 echo "# smoke edit" >>"$WORK/ctx/src/rekindle/__init__.py"
 t=$(now)
 DOCKER_BUILDKIT=1 docker build -q "${secret_args[@]}" -t rekindle-smoke/edited:latest "$WORK/ctx" >/dev/null
@@ -219,10 +219,18 @@ echo "uid 10001; no dev deps; libraries load; code read-only; /data writable; em
 
 # ---------------------------------------------------------------------------------------------
 log "stand-ins for PostgreSQL, Redis and S3 (deploy/smoke/standins.Dockerfile)"
-t=$(now)
-DOCKER_BUILDKIT=1 docker build -q "${secret_args[@]}" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-  -f deploy/smoke/standins.Dockerfile -t "$STANDINS" deploy/smoke >/dev/null
-echo "built in $(since "$t") s"
+# Rebuilt only when deploy/smoke/ or the base image changed (a label carries their hash).
+standins_hash=$( (cat deploy/smoke/standins.Dockerfile deploy/smoke/postgres-entrypoint.sh;
+  docker image inspect -f '{{.Id}}' "$BASE_IMAGE") | sha256sum | cut -c1-16)
+if [ "$(docker image inspect -f '{{index .Config.Labels "rekindle.smoke.hash"}}' "$STANDINS" 2>/dev/null)" = "$standins_hash" ]; then
+  echo "present (same recipe and base): $STANDINS"
+else
+  t=$(now)
+  DOCKER_BUILDKIT=1 docker build -q "${secret_args[@]}" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+    --label "rekindle.smoke.hash=$standins_hash" \
+    -f deploy/smoke/standins.Dockerfile -t "$STANDINS" deploy/smoke >/dev/null
+  echo "built in $(since "$t") s"
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 API_PORT=$(free_port)
