@@ -252,7 +252,7 @@ API=http://127.0.0.1:$API_PORT/api/v1
 
 # Wait until every running container of the services named has health "healthy".
 wait_healthy() {
-  local deadline=$(( $(date +%s) + 240 )) want=$1; shift
+  local deadline=$(( $(date +%s) + 480 )) want=$1; shift
   while :; do
     local n=0 ids
     ids=$(compose ps -q "$@")
@@ -260,7 +260,7 @@ wait_healthy() {
       [ "$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null)" = healthy ] && n=$((n + 1))
     done
     [ "$n" -ge "$want" ] && return 0
-    [ "$(date +%s)" -lt "$deadline" ] || fail "only $n of $want containers of $* healthy after 240 s"
+    [ "$(date +%s)" -lt "$deadline" ] || fail "only $n of $want containers of $* healthy after 480 s"
     sleep 1
   done
 }
@@ -303,13 +303,13 @@ restore_round() {
     || fail "$label: upload"
   curl -sf -X POST -H "$AUTH" -H 'Content-Type: application/json' -d '{"denoise": 0.5}' \
     "$API/photos/$photo/restore" >/dev/null || fail "$label: restore request"
-  for _ in $(seq 240); do
+  for _ in $(seq 600); do
     status=$(curl -sf -H "$AUTH" "$API/photos/$photo" | json_get status) || fail "$label: status"
     [ "$status" = ready ] && break
     [ "$status" = failed ] && fail "$label: the restoration failed"
     sleep 0.5
   done
-  [ "$status" = ready ] || fail "$label: not ready after 120 s (status $status)"
+  [ "$status" = ready ] || fail "$label: not ready after 300 s (status $status)"
   url=$(curl -sf -H "$AUTH" "$API/photos/$photo" | json_get processed_url)
   case "$url" in "http://127.0.0.1:$S3_PORT/"*) ;; *) fail "$label: download URL not on the published S3 port: $url" ;; esac
   curl -sf -o "$WORK/restored.jpg" "$url" || fail "$label: download through $url"
