@@ -54,8 +54,8 @@ def main() -> None:
                 )
                 page = context.new_page()
                 page.goto(stack.base_url + "/")
-                page.get_by_label("Email").fill(EMAIL)
-                page.get_by_label("Password").fill(PASSWORD)
+                page.get_by_label("Email", exact=True).fill(EMAIL)
+                page.get_by_label("Password", exact=True).fill(PASSWORD)
                 page.get_by_role("button", name="Sign in").click()
                 page.wait_for_function("() => window.__rekindle.live === 'live'")
                 page.wait_for_function(

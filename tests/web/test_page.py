@@ -26,8 +26,8 @@ PHOTOS = [
 
 def sign_in(page: Any, stack: Stack, email: str) -> None:
     page.goto(stack.base_url + "/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector("#view-library:not([hidden])")
     page.wait_for_function("() => window.__rekindle.live === 'live'", timeout=15_000)
@@ -69,8 +69,8 @@ def test_sign_in_upload_restore_live_compare_download_delete(
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         # A wrong password is refused with the server's message.
         page.goto(web_stack.base_url + "/")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill("not-the-password")
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator("#signin-error")).to_contain_text("not correct")
 
@@ -79,6 +79,10 @@ def test_sign_in_upload_restore_live_compare_download_delete(
 
         # Three real photos at once; each is restored and the page learns it from the stream.
         page.set_input_files("#file-input", [str(f) for f in files])
+        # Several photos with auto-restore: the page quotes the total first.
+        quote = page.locator("#batch-dialog")
+        expect(quote).to_contain_text("Restoring 3 photos costs 3 credits. You have 10 credits.")
+        quote.get_by_role("button", name="Upload and restore · 3 credits").click()
         page.wait_for_function(
             "() => document.querySelectorAll('#gallery .card[data-status=\"ready\"]').length === 3",
             timeout=120_000,
@@ -126,7 +130,7 @@ def test_sign_in_upload_restore_live_compare_download_delete(
         before = len(stream_events(page))
         page.locator("#restore-denoise").fill("0.9")
         assert page.locator("#restore-denoise-value").inner_text() == "0.90"
-        page.get_by_role("button", name="Restore", exact=True).click()
+        page.get_by_role("button", name="Restore · 1 credit", exact=True).click()
         page.wait_for_function(
             "() => document.querySelectorAll('#attempts .attempt').length === 2 && "
             "document.querySelector('#attempts .attempt').dataset.status === 'completed'",
@@ -136,9 +140,10 @@ def test_sign_in_upload_restore_live_compare_download_delete(
         assert [e["status"] for e in new_events][-1] == "completed"
         assert "Denoise 0.90" in page.locator("#attempts .attempt").first.inner_text()
         assert "Denoise 0.50" in page.locator("#attempts .attempt").nth(1).inner_text()
-        # Pick the first attempt as the best one.
-        page.locator("#attempts .attempt").nth(1).get_by_role("button", name="Use this one").click()
+        # The first attempt stays the chosen one until the person picks the new one.
         page.wait_for_selector("#attempts .attempt:nth-child(2) .chosen")
+        page.locator("#attempts .attempt").nth(0).get_by_role("button", name="Use this one").click()
+        page.wait_for_selector("#attempts .attempt:nth-child(1) .chosen")
 
         # Download the restored photo: a JPEG.
         with page.expect_download() as download_info:
@@ -233,8 +238,8 @@ def test_signing_in_again_after_the_session_ended_shows_the_gallery(
         page.reload()
         expect(page.locator("#signin-error")).to_contain_text("session has ended")
         # Sign in on the same page (no reload: the page's state is what is under test).
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_selector(f"#card-{photo['id']}[data-status='ready']")
         assert page.locator("#gallery-empty").is_hidden()
