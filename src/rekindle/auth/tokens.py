@@ -29,10 +29,12 @@ LOCAL_AUDIENCE = "rekindle"
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a verified token speaks for: `subject` (the `sub` claim) and an optional email."""
+    """Who a verified token speaks for: `subject` (the `sub` claim), an optional email, and the
+    sign-in session it was issued for (`sid`, local tokens from a session only)."""
 
     subject: str
     email: str | None
+    session_id: str | None = None
 
 
 class TokenVerifier:
@@ -98,10 +100,18 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise Unauthorized("The token has no usable subject.", code="invalid_token")
         email = claims.get("email")
-        return Identity(subject=subject, email=email if isinstance(email, str) else None)
+        sid = claims.get("sid") if self.mode == "local" else None
+        return Identity(
+            subject=subject,
+            email=email if isinstance(email, str) else None,
+            session_id=sid if isinstance(sid, str) else None,
+        )
 
-    def issue_local(self, subject: str, email: str | None, ttl_seconds: int) -> str:
-        """A local-issuer token for `subject`, valid `ttl_seconds`. Only in local mode."""
+    def issue_local(
+        self, subject: str, email: str | None, ttl_seconds: int, *, session_id: str | None = None
+    ) -> str:
+        """A local-issuer token for `subject`, valid `ttl_seconds`. Only in local mode. With
+        `session_id` it carries a `sid` claim and stops working when that session is revoked."""
         if self.mode != "local":
             raise RuntimeError("tokens are issued by the identity provider, not by Rekindle")
         now = int(time.time())
@@ -114,4 +124,6 @@ class TokenVerifier:
         }
         if email:
             claims["email"] = email
+        if session_id:
+            claims["sid"] = session_id
         return jwt.encode(claims, self._local_secret, algorithm="HS256")

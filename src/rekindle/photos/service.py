@@ -15,6 +15,7 @@ from rekindle.credits.ledger import charge, charge_reference
 from rekindle.db import utcnow
 from rekindle.engines.registry import available_restoration_engines
 from rekindle.errors import AppError, BadRequest, Conflict, NotFound, ServiceUnavailable
+from rekindle.imaging.display import make_display_copy
 from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.imaging.validate import inspect_image
 from rekindle.models import AnimationAttempt, AttemptStatus, Photo, PhotoStatus, RestoreAttempt
@@ -56,7 +57,7 @@ def create_photo(
     sessions: sessionmaker[Session],
     email: str | None = None,
 ) -> Photo:
-    """Validate an upload, store the original and a thumbnail, and add the photo row (flushed, not
+    """Validate an upload, store the original, its JPEG display copy and a thumbnail, and add the photo row (flushed, not
     committed: the caller commits, and calls `discard_new_photo_objects` if that fails).
 
     Nothing is stored unless the image is valid; if storing fails, whatever was stored is removed
@@ -67,13 +68,17 @@ def create_photo(
     """
     info = inspect_image(upload.path, max_pixels=settings.max_image_pixels)
     data = upload.path.read_bytes()
-    thumbnail = make_thumbnail(data, size=settings.thumbnail_size)
+    # The display copy is decoded once from the original; the thumbnail comes from it (a JPEG that
+    # libjpeg reduces cheaply) instead of a second full decode of a HEIC or TIFF.
+    display = make_display_copy(data, max_side=settings.display_max_side)
+    thumbnail = make_thumbnail(display, size=settings.thumbnail_size)
     photo_id = uuid.uuid4()
     photo = Photo(
         id=photo_id,
         owner_id=owner_id,
         original_key=keys.original_key(owner_id, photo_id, info.extension),
         thumbnail_key=keys.thumbnail_key(owner_id, photo_id, photo_id),
+        display_key=keys.display_key(owner_id, photo_id),
         status=PhotoStatus.UPLOADED,
         size_bytes=upload.size_bytes,
         mime_type=info.mime_type,
@@ -90,6 +95,9 @@ def create_photo(
         assert photo.thumbnail_key
         store.put(photo.thumbnail_key, thumbnail, "image/jpeg")
         stored.append(photo.thumbnail_key)
+        assert photo.display_key
+        store.put(photo.display_key, display, "image/jpeg")
+        stored.append(photo.display_key)
     except StorageError as exc:
         discard_or_remember(store, sessions, stored, reason="upload failed: storage_unavailable")
         raise ServiceUnavailable(
@@ -126,7 +134,7 @@ def discard_new_photo_objects(
     """Best-effort removal of a new photo's original and thumbnail when its row is not kept (its
     commit failed, or the request it came with was refused); what storage refuses to remove is
     recorded in `orphan_objects` for the sweep. Never raises."""
-    stored = [key for key in (photo.original_key, photo.thumbnail_key) if key]
+    stored = [key for key in (photo.original_key, photo.thumbnail_key, photo.display_key) if key]
     discard_or_remember(store, sessions, stored, reason=reason)
 
 
@@ -150,8 +158,9 @@ def list_photos(
 
 
 def photo_object_keys(photo: Photo) -> list[str]:
-    """Every stored object of a photo: original, thumbnail, each attempt's result and thumbnail."""
-    found = [photo.original_key, photo.thumbnail_key]
+    """Every stored object of a photo: original, its thumbnail and display copy, each attempt's
+    result and thumbnail."""
+    found = [photo.original_key, photo.thumbnail_key, photo.display_key]
     for attempt in photo.restore_attempts:
         found += [attempt.s3_key, attempt.thumbnail_key]
     for animation in photo.animation_attempts:
