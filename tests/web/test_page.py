@@ -75,7 +75,9 @@ def test_sign_in_upload_restore_live_compare_download_delete(
         expect(page.locator("#signin-error")).to_contain_text("not correct")
 
         sign_in(page, web_stack, email)
-        assert page.evaluate("sessionStorage.getItem('rekindle.token')")
+        # The access token is in the page's memory only, never in storage.
+        assert page.evaluate("window.__rekindle.token()")
+        assert page.evaluate("sessionStorage.length + localStorage.length") == 0
 
         # Three real photos at once; each is restored and the page learns it from the stream.
         page.set_input_files("#file-input", [str(f) for f in files])
@@ -234,8 +236,10 @@ def test_signing_in_again_after_the_session_ended_shows_the_gallery(
     with browser_page(browser) as page:
         sign_in(page, web_stack, email)
         page.wait_for_selector(f"#card-{photo['id']}")
-        page.evaluate("sessionStorage.setItem('rekindle.token', 'no.longer.valid')")
-        page.reload()
+        # The session is gone server-side (no refresh cookie) and the token is refused.
+        page.context.clear_cookies()
+        page.evaluate("window.__rekindle.setToken('no.longer.valid')")
+        page.goto(f"{web_stack.base_url}/#/photos/{photo['id']}")
         expect(page.locator("#signin-error")).to_contain_text("session has ended")
         # Sign in on the same page (no reload: the page's state is what is under test).
         page.get_by_label("Email", exact=True).fill(email)
@@ -246,7 +250,7 @@ def test_signing_in_again_after_the_session_ended_shows_the_gallery(
 
 
 def _bearer(page: Any) -> dict[str, str]:
-    return {"Authorization": "Bearer " + page.evaluate("sessionStorage.getItem('rekindle.token')")}
+    return {"Authorization": "Bearer " + page.evaluate("window.__rekindle.token()")}
 
 
 def test_the_stream_drops_and_the_page_catches_up(web_stack: Stack, browser: Any) -> None:
@@ -287,7 +291,7 @@ def test_the_stream_drops_and_the_page_catches_up(web_stack: Stack, browser: Any
 def _subject(page: Any) -> str:
     return str(
         page.evaluate(
-            "JSON.parse(atob(sessionStorage.getItem('rekindle.token').split('.')[1]"
+            "JSON.parse(atob(window.__rekindle.token().split('.')[1]"
             ".replace(/-/g,'+').replace(/_/g,'/'))).sub"
         )
     )

@@ -1,11 +1,10 @@
 // Rekindle's built-in page: plain ES modules, no framework, no build step.
-// Talks to /api/v1 only. The short-lived bearer token lives in sessionStorage (never in a URL);
-// a new tab or a reload gets a fresh one from POST /auth/refresh, which reads the HttpOnly refresh
-// cookie set at sign-in (scripts never see it). The live event stream is opened with a one-time
+// Talks to /api/v1 only. The short-lived bearer token lives in this page's memory only (never in
+// storage or a URL); a new tab or a reload gets a fresh one from POST /auth/refresh, which reads
+// the HttpOnly refresh cookie set at sign-in (scripts never see it). The live event stream is opened with a one-time
 // ticket (POST /api/v1/events/ticket).
 
 const API = "/api/v1";
-const TOKEN_KEY = "rekindle.token";
 const PAGE_SIZE = 24;
 const POLL_MS = 3000;
 
@@ -13,9 +12,12 @@ const $ = (id) => document.getElementById(id);
 
 // Test and debugging hook: what the live stream delivered, and its state.
 const debug = (window.__rekindle = { events: [], live: "idle", polls: 0 });
+// Tests call the API as the page does, with its token.
+debug.token = () => state.token;
+debug.setToken = (token) => (state.token = token);
 
 const state = {
-  token: sessionStorage.getItem(TOKEN_KEY),
+  token: null,
   refreshable: false, // whether a refresh cookie may exist (signed in with a password here)
   config: null,
   me: null,
@@ -103,7 +105,6 @@ function refreshSession() {
         if (!body || !body.access_token) return false;
         state.token = body.access_token;
         state.refreshable = true;
-        sessionStorage.setItem(TOKEN_KEY, body.access_token);
         return true;
       } catch {
         return false;
@@ -178,7 +179,9 @@ function balance() {
 }
 
 function prices() {
-  return (state.me && state.me.prices) || {};
+  if (state.me && state.me.prices) return state.me.prices;
+  const config = (state.config && state.config.prices) || {};
+  return { restore: config.restore, animation: config.animate ?? config.animation, hd: config.hd };
 }
 
 // The name a download is saved under: the original's name without its extension, plus `suffix`
@@ -278,7 +281,6 @@ function signOut(message) {
   }
   state.token = null;
   state.refreshable = false;
-  sessionStorage.removeItem(TOKEN_KEY);
   live.stop();
   state.photos.clear();
   state.order = [];
@@ -321,8 +323,12 @@ async function signUp(event) {
   try {
     const body = await api("POST", "/auth/signup", { json: { email, password }, auth: false });
     $("signup-password").value = "";
-    if (body && body.status === "active") {
-      // Active at once (no email check here): sign in with what was just typed.
+    if (body && body.status === "active" && body.access_token) {
+      // Active at once (no email check here), and signed in (the refresh cookie is set too).
+      state.refreshable = true;
+      startSession(body.access_token);
+      announce("Your account is ready.");
+    } else if (body && body.status === "active") {
       $("signin-email").value = email;
       showSignUp(false);
       announce("Your account is ready. Sign in with your password.");
@@ -375,7 +381,6 @@ function useToken(event) {
 
 function startSession(token) {
   state.token = token;
-  sessionStorage.setItem(TOKEN_KEY, token);
   $("view-signin").hidden = true;
   $("session-bar").hidden = false;
   $("who").textContent = tokenEmail(token);
@@ -1327,7 +1332,11 @@ function attemptNumber(photo, attempt) {
 // The browser-viewable original: the display copy (JPEG, EXIF-oriented) when the server made one,
 // which is what a HEIC or TIFF original needs.
 function originalView(photo) {
-  return photo.original_display_url || photo.original_url;
+  if (photo.original_display_url) return photo.original_display_url;
+  // An older server (no display copies) or a photo from before them: the original itself when a
+  // browser can show it, else its thumbnail.
+  if ("original_display_url" in photo && !/\.(jpe?g|png|webp)(\?|$)/i.test(photo.original_url)) return photo.thumbnail_url;
+  return photo.original_url;
 }
 
 function renderPhoto(photo) {
@@ -1763,6 +1772,8 @@ async function loadShares() {
   }
 }
 
+const shareUrls = new Map(); // share id -> URL (the server returns it at creation only)
+
 function renderShares(links) {
   const list = $("share-links");
   if (!links.length) {
@@ -1771,14 +1782,17 @@ function renderShares(links) {
   }
   list.replaceChildren(
     ...links.map((link) => {
-      const input = el("input", { class: "share-url", type: "text", readonly: true, value: link.url, "aria-label": "Share link" });
+      const url = link.url || shareUrls.get(link.id);
+      const input = url ? el("input", { class: "share-url", type: "text", readonly: true, value: url, "aria-label": "Share link" }) : null;
+      const day = (iso) => new Date(iso).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+      const when = [link.created_at ? `Made ${day(link.created_at)}` : null, link.expires_at ? `works until ${day(link.expires_at)}` : null].filter(Boolean).join(", ");
       return el(
         "li",
         { class: "share-link", dataset: { shareId: link.id } },
         input,
         el("div", { class: "share-meta" },
-          el("span", { text: link.expires_at ? `Until ${new Date(link.expires_at).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" })}` : "" }),
-          el("button", { type: "button", class: "btn btn-small", onclick: () => copyLink(link.url, input) }, "Copy link"),
+          el("span", { text: when || "Active link" }),
+          url ? el("button", { type: "button", class: "btn btn-small", onclick: () => copyLink(url, input) }, "Copy link") : null,
           el("button", { type: "button", class: "btn btn-small btn-quiet", onclick: () => revokeShare(link.id) }, "Revoke"),
         ),
       );
@@ -1791,6 +1805,7 @@ async function createShare() {
   if (!photo) return;
   try {
     const link = await api("POST", `/photos/${photo.id}/shares`, { json: {} });
+    shareUrls.set(link.id, link.url);
     await loadShares();
     const input = document.querySelector(`[data-share-id="${link.id}"] .share-url`);
     await copyLink(link.url, input);
@@ -2316,6 +2331,15 @@ async function main() {
   setupBrush();
   setupDenoise();
   await loadConfig();
+  const query = new URLSearchParams(location.search);
+  const verified = query.get("verified");
+  if (verified !== null) {
+    // Back from the emailed link (GET /auth/verify): say how it went, and tidy the address.
+    history.replaceState(null, "", location.pathname + location.hash);
+    const reason = query.get("reason");
+    if (verified === "1") toast("Your email address is confirmed. Welcome to Rekindle.");
+    else toast(reason === "expired" ? "That link has expired. Sign up again to get a new one." : "That link does not work. Sign in, or sign up again.", "error");
+  }
   // A new tab or a reload: the refresh cookie (if any) gives this tab its own access token.
   if (state.token || (await refreshSession())) startSession(state.token);
   else showSignIn();
