@@ -304,7 +304,7 @@ def test_animate_and_play(web_stack: Stack, browser: Any) -> None:
         sign_in(page, web_stack, email)
         page.goto(f"{web_stack.base_url}/#/photos/{photo['id']}")
         page.wait_for_selector("#animation-panel:not([hidden])")
-        page.get_by_role("button", name="Animate").click()
+        page.get_by_role("button", name="Animate · 3 credits").click()
         page.wait_for_selector("#animation-video:not([hidden])", timeout=180_000)
         page.wait_for_function(
             "() => document.getElementById('animation-video').readyState >= 2", timeout=30_000
@@ -314,6 +314,16 @@ def test_animate_and_play(web_stack: Stack, browser: Any) -> None:
         assert statuses.is_hidden()
         download = page.locator("#animation-download")
         assert (download.get_attribute("href") or "").split("?")[0].endswith(".mp4")
+        # Saved under the original's name, not the object's.
+        stem = Path(PHOTOS[0]).stem
+        assert download.get_attribute("download") == f"{stem}-animation.mp4"
+        # HD is bought from here, at its price.
+        expect(page.locator("#credits-count")).to_have_text("6")  # 10 - restore 1 - animate 3
+        hd = page.get_by_role("button", name="HD · 5 credits")
+        hd.click()
+        expect(page.locator("#hd-status")).to_contain_text("Making the HD version")
+        expect(page.locator("#credits-count")).to_have_text("1")
+        assert hd.is_hidden()
 
 
 def test_small_screen_has_no_sideways_scrolling(web_stack: Stack, browser: Any) -> None:
