@@ -234,3 +234,64 @@ def _touch_drag(
         }""",
         [list(start), list(end)],
     )
+
+
+def test_pinch_double_tap_and_fullscreen_on_a_phone(web_stack: Stack, browser: Any) -> None:
+    email = "pinch@example.com"
+    _, photo = restored_photo(web_stack, email, PHOTOS[1])
+    with browser_page(browser, **PHONE) as page:
+        sign_in(page, web_stack, email)
+        open_compare(page, web_stack, photo["id"])
+        frame = page.locator("#compare-frame")
+        frame.evaluate("f => f.scrollIntoView({block: 'center'})")
+        box = frame.bounding_box()
+        assert box is not None
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        # Two fingers moving apart zoom in; both pictures follow.
+        frame.evaluate(
+            """(f, [cx, cy]) => {
+                const at = (id, x, type) => f.dispatchEvent(new PointerEvent(type, {
+                    pointerId: id, pointerType: 'touch', bubbles: true, button: 0,
+                    buttons: type === 'pointerup' ? 0 : 1, clientX: x, clientY: cy }));
+                at(1, cx - 20, 'pointerdown'); at(2, cx + 20, 'pointerdown');
+                for (let i = 1; i <= 5; i++) { at(1, cx - 20 - 10 * i, 'pointermove');
+                                               at(2, cx + 20 + 10 * i, 'pointermove'); }
+                at(1, cx - 70, 'pointerup'); at(2, cx + 70, 'pointerup');
+            }""",
+            [cx, cy],
+        )
+        assert abs(page.evaluate("window.__rekindle.zoom.z") - 3.5) < 0.05
+        assert_aligned(page)
+        assert page.locator("#compare-handle").get_attribute("aria-valuenow") == "50"
+        # A double tap goes back to fit.
+        frame.evaluate(
+            """(f, [cx, cy]) => { for (const type of ['pointerdown', 'pointerup',
+                                                      'pointerdown', 'pointerup'])
+                f.dispatchEvent(new PointerEvent(type, { pointerId: 5, pointerType: 'touch',
+                    bubbles: true, button: 0, clientX: cx, clientY: cy })); }""",
+            [cx, cy],
+        )
+        assert page.evaluate("window.__rekindle.zoom.z") == 1
+        page.get_by_role("button", name="Fullscreen").click()
+        page.wait_for_function("() => document.fullscreenElement?.id === 'compare'")
+        page.get_by_role("button", name="Exit fullscreen").click()
+        page.wait_for_function("() => !document.fullscreenElement")
+
+
+def test_a_photo_opened_offline_opens_when_the_connection_returns(
+    web_stack: Stack, browser: Any
+) -> None:
+    email = "offline@example.com"
+    _, photo = restored_photo(web_stack, email, PHOTOS[2])
+    with browser_page(browser, color_scheme="dark") as page:
+        sign_in(page, web_stack, email)
+        # Dark mode follows the system's preference.
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(23, 18, 15)"
+        page.context.set_offline(True)
+        page.evaluate(f"location.hash = '#/photos/{photo['id']}'")
+        page.wait_for_function(
+            "() => document.getElementById('photo-title').textContent.includes('could not be')"
+        )
+        page.context.set_offline(False)
+        page.wait_for_selector("#compare[data-mode='compare']", timeout=15_000)
+        assert page.locator("#photo-title").inner_text() == PHOTOS[2].rsplit("/", 1)[-1]

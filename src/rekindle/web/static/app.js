@@ -1529,7 +1529,9 @@ async function chooseAttempt(attemptId, { quiet = false } = {}) {
 // choice, it is put back as soon as the new attempt completes.
 function keepChosen(photo) {
   const keep = state.keepChoice.get(photo.id);
-  if (!keep || photo.status === "processing") return;
+  if (!keep) return;
+  const fresh = (photo.restore_attempts || []).find((a) => a.id === keep.newAttemptId);
+  if (!fresh || fresh.status === "pending" || fresh.status === "processing") return;
   state.keepChoice.delete(photo.id);
   if (photo.selected_restore_id && photo.selected_restore_id !== keep.attemptId && attemptById(photo, keep.attemptId)) {
     if (state.current && state.current.id === photo.id) chooseAttempt(keep.attemptId, { quiet: true });
@@ -1576,9 +1578,10 @@ async function restoreAgain(event) {
   let sent = false;
   try {
     // Within the rate limit: a 429 is waited out (Retry-After) and sent again.
+    let accepted;
     for (;;) {
       try {
-        await api("POST", `/photos/${photo.id}/restore`, { json: body });
+        accepted = await api("POST", `/photos/${photo.id}/restore`, { json: body });
         break;
       } catch (err) {
         if (err.status !== 429 || !stillShown()) throw err;
@@ -1590,7 +1593,7 @@ async function restoreAgain(event) {
       }
     }
     sent = true;
-    if (keepChoice) state.keepChoice.set(photo.id, { attemptId: photo.selected_restore_id });
+    if (keepChoice && accepted) state.keepChoice.set(photo.id, { attemptId: photo.selected_restore_id, newAttemptId: accepted.id });
     if (stillShown() && !keepChoice) state.compareAttemptId = null;
     if (body.mask) brush.clear();
     setPhotoStatus(photo.id, "processing");
@@ -1951,6 +1954,7 @@ function setupCompare() {
   const pointers = new Map(); // pointerId -> {x, y}
   let gesture = null; // {kind: "slide"|"pan"|"pinch"|"pending", ...}
   let lastTap = 0;
+  let press = null; // where and when the last single finger went down: taps are short and still
   const sliding = () => $("compare").dataset.mode === "compare" && $("compare").dataset.layout !== "side";
   const fromPointer = (event) => {
     const rect = frame.getBoundingClientRect();
@@ -1970,6 +1974,7 @@ function setupCompare() {
     const onCanvas = brush.active && event.target === $("mask-canvas");
     if (onCanvas && pointers.size === 0 && event.pointerType !== "touch") return; // the brush draws
     pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
+    press = pointers.size === 1 ? { id: event.pointerId, x: event.clientX, y: event.clientY, t: Date.now() } : null;
     if (!onCanvas) capture(frame, event.pointerId);
     if (pointers.size === 2) {
       brush.cancelStroke();
@@ -2020,7 +2025,9 @@ function setupCompare() {
     if (pointers.size < 2 && was && was.kind === "pinch") gesture = null;
     if (!pointers.size) gesture = null;
     // Double-tap (touch) zooms in at the tap, or back to fit.
-    if (event.type === "pointerup" && event.pointerType === "touch" && (!was || was.kind === "pending")) {
+    const tap =
+      press && press.id === event.pointerId && Date.now() - press.t < 300 && Math.hypot(event.clientX - press.x, event.clientY - press.y) < 10;
+    if (event.type === "pointerup" && event.pointerType === "touch" && tap && !brush.active && !(was && was.kind === "pinch")) {
       const now = Date.now();
       if (now - lastTap < 300) {
         toggleZoomAt(event);
