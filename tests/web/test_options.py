@@ -104,6 +104,7 @@ def test_no_credits_left_says_who_to_ask(engines_stack: Stack, browser: Any) -> 
         assert page.locator("#buy-credits").is_hidden()
         expect(page.locator("#credits-out")).to_contain_text("ask the operator")
         page.goto(f"{engines_stack.base_url}/#/photos/{photo['id']}")
+        page.wait_for_selector("#compare[data-mode='original']")
         page.locator("#restore-btn").click()
         error = page.locator("#restore-error")
         expect(error).to_contain_text("Ask the operator of this Rekindle for more credits.")
@@ -126,6 +127,7 @@ def test_a_painted_mask_arrives_with_the_request(
     with browser_page(browser, **size) as page:
         sign_in(page, engines_stack, email)
         page.goto(f"{engines_stack.base_url}/#/photos/{photo['id']}")
+        page.wait_for_selector("#compare[data-mode='original']")
         page.wait_for_selector("#restore-engine option[value='probe']", state="attached")
         page.locator("#restore-engine").select_option("probe")
         page.get_by_role("button", name="Paint damage").click()
