@@ -5,8 +5,10 @@ section 4.3): form fields `grant_type=password`, `username` (the email) and `pas
 is RFC 6749 section 5.1's `{"access_token", "token_type": "bearer", "expires_in"}` with
 `Cache-Control: no-store`. Errors use RFC 6749 section 5.2's codes (`invalid_request`,
 `unsupported_grant_type`, `invalid_grant`) as our error `code`, in our error shape, with status 400.
-It exists only while the local issuer is in use; with Auth0 or Supabase the operator's own frontend
-signs people in, and the endpoint answers 404 `local_accounts_disabled`.
+Signing in also starts a refresh-cookie session (`auth.sessions`, `/refresh`, `/signout`), and
+`/signup` + `/verify` let strangers create accounts when `SIGNUP_ENABLED` (`auth.signup`).
+These exist only while the local issuer is in use; with Auth0 or Supabase the operator's frontend
+signs people in, and they answer 404 `local_accounts_disabled`.
 """
 
 from __future__ import annotations
@@ -114,7 +116,9 @@ def issue_token(
     username: Annotated[str | None, Form(description="The account's email")] = None,
     password: Annotated[str | None, Form()] = None,
 ) -> TokenResponse:
-    """Trade a local account's email and password for a bearer token (RFC 6749 section 4.3).
+    """Trade a local account's email and password for a bearer token (RFC 6749 section 4.3),
+    valid `SESSION_ACCESS_TOKEN_TTL_SECONDS`, and start a session: the HttpOnly refresh cookie
+    that `/auth/refresh` trades for the next token (docs/web.md, Sessions).
 
     400 `invalid_request` (a field missing), `unsupported_grant_type` (not `password`),
     `invalid_grant` (wrong email or password); 404 `local_accounts_disabled` when an identity
