@@ -151,11 +151,11 @@ def capture(stack: Any) -> None:
                 )
                 page.mouse.up()
             time.sleep(0.3)
-            if phone:  # the picture and the brush's controls below it
-                page.evaluate(
-                    "window.scrollTo(0, document.getElementById('compare-frame')"
-                    ".getBoundingClientRect().top + window.scrollY - 70)"
-                )
+            # The picture and the brush's controls below it.
+            page.evaluate(
+                "window.scrollTo(0, document.getElementById('compare-frame')"
+                ".getBoundingClientRect().top + window.scrollY - (innerWidth < 400 ? 70 : 140))"
+            )
             shoot(page, "brush", width)
             page.get_by_role("button", name="Clear").click()
             page.get_by_role("button", name="Stop painting").click()
