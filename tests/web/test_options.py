@@ -38,6 +38,9 @@ def engines_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
 
 
+OPTIONS = ("denoise", "colorize", "prompt", "seed", "mask")
+
+
 def visible_options(page: Any) -> dict[str, bool]:
     return {
         name: page.locator(selector).is_visible()
@@ -66,18 +69,16 @@ def test_prices_shown_and_only_the_options_an_engine_honours(
         page.wait_for_selector("#restore-engine option[value='probe']", state="attached")
         engine = page.locator("#restore-engine")
         assert engine.input_value() == "classic"  # the server's default
-        assert visible_options(page) == {
-            "denoise": True,
-            "colorize": False,  # classic would ignore it: not offered, not charged
-            "prompt": False,
-            "seed": False,
-            "mask": False,
-        }
-        expect(page.locator("#restore-btn")).to_have_text("Restore · 1 credit")
-        engine.select_option("probe")
-        assert set(visible_options(page).values()) == {True}
-        engine.select_option("plain")
-        assert set(visible_options(page).values()) == {False}
+        catalogue = engines_stack.client.get(
+            "/api/v1/engines", headers=engines_stack.auth(user_id)
+        ).json()
+        honoured = {e["name"]: set(e["options"]) for e in catalogue if e["kind"] == "restore"}
+        assert "colorize" not in honoured["classic"]  # classic would ignore it
+        assert honoured["probe"] == set(OPTIONS) and honoured["plain"] == set()
+        for name in ("classic", "probe", "plain"):
+            engine.select_option(name)
+            assert visible_options(page) == {o: o in honoured[name] for o in OPTIONS}, name
+            expect(page.locator("#restore-btn")).to_have_text("Restore · 1 credit")
 
         # What the page sends names only what the engine honours: classic gets no colorize.
         engine.select_option("probe")
