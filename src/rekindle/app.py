@@ -27,6 +27,7 @@ from rekindle.jobs.endpoints import router as jobs_router
 from rekindle.photos.endpoints import router as photos_router
 from rekindle.restoration.endpoints import router as restoration_router
 from rekindle.runtime import Runtime
+from rekindle.shares.endpoints import router as shares_router
 from rekindle.web.routes import install_web
 
 # Room for multipart boundaries and part headers around the largest accepted file, bytes.
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(jobs_router)
     api.include_router(animation_router)
     api.include_router(restoration_router)
+    api.include_router(shares_router)
     app.include_router(api)
     app.include_router(system_router)
     app.include_router(metrics_router)

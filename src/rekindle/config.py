@@ -272,6 +272,50 @@ class Settings(BaseSettings):
     signin_max_delay_seconds: float = Field(default=8.0, ge=0)
     """The longest delay a failed sign-in streak adds to an attempt, seconds."""
 
+    # --- issue 15: display copies, sign-up, sessions, share links (docs/web.md) -----------------
+    display_max_side: int = Field(default=2560, ge=64)
+    """Longest side of the JPEG display copy made of every original at upload, pixels."""
+    signup_enabled: bool = False
+    """Let strangers create local accounts (`POST /api/v1/auth/signup`)."""
+    signup_require_verification: bool = True
+    """Activate a sign-up only through an emailed link. Without `SMTP_URL` this must be false for
+    sign-up to be enabled (start-up refuses the combination)."""
+    signup_credits: int | None = Field(default=None, ge=0)
+    """Credits an account made through sign-up receives; None: `FREE_CREDITS`."""
+    signup_verification_ttl_hours: int = Field(default=24, ge=1)
+    """How long an emailed verification link works, hours."""
+    rate_limit_signup_per_hour: int = Field(default=10, ge=1)
+    """Sign-ups one client address may attempt per hour."""
+    rate_limit_signup_per_email_per_hour: int = Field(default=3, ge=1)
+    """Sign-ups (verification emails) one email address may get per hour."""
+    smtp_url: str | None = None
+    """`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://user:password@host:465`
+    (implicit TLS); user and password are URL-encoded."""
+    smtp_from: str = "Rekindle <no-reply@localhost>"
+    """The From header of the verification emails."""
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0)
+    session_ttl_days: int = Field(default=30, ge=1)
+    """Life of a sign-in session (the HttpOnly refresh cookie), days; renewed on each refresh."""
+    session_access_token_ttl_seconds: int = Field(default=900, ge=60)
+    """Life of the access tokens issued with a session (sign-in, refresh), seconds."""
+    share_max_days: int = Field(default=365, ge=1)
+    """Longest life of a share link, days (a link's default is 30)."""
+
+    @field_validator("smtp_url", mode="before")
+    @classmethod
+    def _blank_smtp_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _signup_can_verify(self) -> Settings:
+        """Sign-up that must verify addresses needs a way to send mail. Raises ValueError."""
+        if self.signup_enabled and self.signup_require_verification and not self.smtp_url:
+            raise ValueError(
+                "SIGNUP_ENABLED=true needs SMTP_URL to email verification links; set SMTP_URL, "
+                "or SIGNUP_REQUIRE_VERIFICATION=false to activate accounts without verification"
+            )
+        return self
+
     @field_validator("database_url", "redis_url", "s3_bucket", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

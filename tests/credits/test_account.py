@@ -102,7 +102,8 @@ def test_delete_me_removes_photos_objects_and_personal_fields(credits_stack: Sta
     payload = checkout_event(user, credits=50)
     post_webhook(stack, payload, sign(payload))
     prefix = f"users/{user}/"
-    assert len([k for k in stack.object_keys() if k.startswith(prefix)]) == 6
+    # Two originals with their thumbnails and display copies, one result and its thumbnail.
+    assert len([k for k in stack.object_keys() if k.startswith(prefix)]) == 8
     kept = len(rows(stack, user))
     assert kept == 3  # grant, charge, purchase
 

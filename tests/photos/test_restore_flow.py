@@ -130,7 +130,7 @@ def test_delete_removes_rows_and_objects(stack: Stack) -> None:
     stack.wait_for_photo(photo["id"], ("ready",), user=user)
     prefix = f"users/{user}/"
     mine = {key for key in stack.object_keys() if key.startswith(prefix)}
-    assert len(mine) == 4  # original, its thumbnail, the result and its thumbnail
+    assert len(mine) == 5  # original, its thumbnail and display copy, the result and its thumbnail
     response = stack.client.delete(f"/api/v1/photos/{photo['id']}", headers=stack.auth(user))
     assert response.status_code == 204
     assert not {key for key in stack.object_keys() if key.startswith(prefix)}

@@ -26,8 +26,8 @@ PHOTOS = [
 
 def sign_in(page: Any, stack: Stack, email: str) -> None:
     page.goto(stack.base_url + "/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector("#view-library:not([hidden])")
     page.wait_for_function("() => window.__rekindle.live === 'live'", timeout=15_000)
@@ -69,16 +69,22 @@ def test_sign_in_upload_restore_live_compare_download_delete(
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         # A wrong password is refused with the server's message.
         page.goto(web_stack.base_url + "/")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill("not-the-password")
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator("#signin-error")).to_contain_text("not correct")
 
         sign_in(page, web_stack, email)
-        assert page.evaluate("sessionStorage.getItem('rekindle.token')")
+        # The access token is in the page's memory only, never in storage.
+        assert page.evaluate("window.__rekindle.token()")
+        assert page.evaluate("sessionStorage.length + localStorage.length") == 0
 
         # Three real photos at once; each is restored and the page learns it from the stream.
         page.set_input_files("#file-input", [str(f) for f in files])
+        # Several photos with auto-restore: the page quotes the total first.
+        quote = page.locator("#batch-dialog")
+        expect(quote).to_contain_text("Restoring 3 photos costs 3 credits. You have 10 credits.")
+        quote.get_by_role("button", name="Upload and restore · 3 credits").click()
         page.wait_for_function(
             "() => document.querySelectorAll('#gallery .card[data-status=\"ready\"]').length === 3",
             timeout=120_000,
@@ -129,7 +135,7 @@ def test_sign_in_upload_restore_live_compare_download_delete(
         assert page.locator("#restore-engine option").count() == 1
         page.locator("#restore-denoise").fill("0.9")
         assert page.locator("#restore-denoise-value").inner_text() == "0.90"
-        page.get_by_role("button", name="Restore", exact=True).click()
+        page.get_by_role("button", name="Restore · 1 credit", exact=True).click()
         page.wait_for_function(
             "() => document.querySelectorAll('#attempts .attempt').length === 2 && "
             "document.querySelector('#attempts .attempt').dataset.status === 'completed'",
@@ -139,9 +145,10 @@ def test_sign_in_upload_restore_live_compare_download_delete(
         assert [e["status"] for e in new_events][-1] == "completed"
         assert "Denoise 0.90" in page.locator("#attempts .attempt").first.inner_text()
         assert "Denoise 0.50" in page.locator("#attempts .attempt").nth(1).inner_text()
-        # Pick the first attempt as the best one.
-        page.locator("#attempts .attempt").nth(1).get_by_role("button", name="Use this one").click()
+        # The first attempt stays the chosen one until the person picks the new one.
         page.wait_for_selector("#attempts .attempt:nth-child(2) .chosen")
+        page.locator("#attempts .attempt").nth(0).get_by_role("button", name="Use this one").click()
+        page.wait_for_selector("#attempts .attempt:nth-child(1) .chosen")
 
         # Download the restored photo: a JPEG.
         with page.expect_download() as download_info:
@@ -232,19 +239,21 @@ def test_signing_in_again_after_the_session_ended_shows_the_gallery(
     with browser_page(browser) as page:
         sign_in(page, web_stack, email)
         page.wait_for_selector(f"#card-{photo['id']}")
-        page.evaluate("sessionStorage.setItem('rekindle.token', 'no.longer.valid')")
-        page.reload()
+        # The session is gone server-side (no refresh cookie) and the token is refused.
+        page.context.clear_cookies()
+        page.evaluate("window.__rekindle.setToken('no.longer.valid')")
+        page.evaluate("window.__rekindle.drop()")  # the page asks for a new stream ticket
         expect(page.locator("#signin-error")).to_contain_text("session has ended")
         # Sign in on the same page (no reload: the page's state is what is under test).
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_selector(f"#card-{photo['id']}[data-status='ready']")
         assert page.locator("#gallery-empty").is_hidden()
 
 
 def _bearer(page: Any) -> dict[str, str]:
-    return {"Authorization": "Bearer " + page.evaluate("sessionStorage.getItem('rekindle.token')")}
+    return {"Authorization": "Bearer " + page.evaluate("window.__rekindle.token()")}
 
 
 def test_the_stream_drops_and_the_page_catches_up(web_stack: Stack, browser: Any) -> None:
@@ -285,7 +294,7 @@ def test_the_stream_drops_and_the_page_catches_up(web_stack: Stack, browser: Any
 def _subject(page: Any) -> str:
     return str(
         page.evaluate(
-            "JSON.parse(atob(sessionStorage.getItem('rekindle.token').split('.')[1]"
+            "JSON.parse(atob(window.__rekindle.token().split('.')[1]"
             ".replace(/-/g,'+').replace(/_/g,'/'))).sub"
         )
     )
@@ -298,7 +307,7 @@ def test_animate_and_play(web_stack: Stack, browser: Any) -> None:
         sign_in(page, web_stack, email)
         page.goto(f"{web_stack.base_url}/#/photos/{photo['id']}")
         page.wait_for_selector("#animation-panel:not([hidden])")
-        page.get_by_role("button", name="Animate").click()
+        page.get_by_role("button", name="Animate · 3 credits").click()
         page.wait_for_selector("#animation-video:not([hidden])", timeout=180_000)
         page.wait_for_function(
             "() => document.getElementById('animation-video').readyState >= 2", timeout=30_000
@@ -308,6 +317,16 @@ def test_animate_and_play(web_stack: Stack, browser: Any) -> None:
         assert statuses.is_hidden()
         download = page.locator("#animation-download")
         assert (download.get_attribute("href") or "").split("?")[0].endswith(".mp4")
+        # Saved under the original's name, not the object's.
+        stem = Path(PHOTOS[0]).stem
+        assert download.get_attribute("download") == f"{stem}-animation.mp4"
+        # HD is bought from here, at its price.
+        expect(page.locator("#credits-count")).to_have_text("6")  # 10 - restore 1 - animate 3
+        hd = page.get_by_role("button", name="HD · 5 credits")
+        hd.click()
+        expect(page.locator("#hd-status")).to_contain_text("Making the HD version")
+        expect(page.locator("#credits-count")).to_have_text("1")
+        assert hd.is_hidden()
 
 
 def test_small_screen_has_no_sideways_scrolling(web_stack: Stack, browser: Any) -> None:

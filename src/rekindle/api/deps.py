@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rekindle.auth.sessions import session_is_active
 from rekindle.db import session_scope
 from rekindle.errors import Unauthorized
 from rekindle.logcontext import bind
@@ -69,6 +70,10 @@ def current_user(
     identity = runtime.verifier.verify(credentials.credentials)
     bind(user_id=identity.subject)  # on every log line of this request (rekindle.logcontext)
     with session_scope(runtime.sessions) as session:
+        if identity.session_id and not session_is_active(session, identity.session_id):
+            raise Unauthorized(
+                "This sign-in session has ended; please sign in again.", code="session_revoked"
+            )
         ensure_user(session, identity.subject, identity.email, runtime.settings)
         return session.scalars(select(User).where(User.id == identity.subject)).one()
 

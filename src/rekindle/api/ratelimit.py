@@ -318,3 +318,29 @@ def limited(*actions: str) -> dict[str, Any]:
         "dependencies": [rate_limit(action) for action in actions],
         "responses": {429: TOO_MANY_REQUESTS_RESPONSE},
     }
+
+
+SIGNUP_WINDOW_SECONDS = 3600
+
+
+def limit_signup(limiter: Limiter, settings: Settings, email: str, address: str) -> None:
+    """Count one sign-up against the email's (`RATE_LIMIT_SIGNUP_PER_EMAIL_PER_HOUR`: each one
+    sends a mail) and the client address's (`RATE_LIMIT_SIGNUP_PER_HOUR`) hourly limits. Raises
+    TooManyRequests (429 `rate_limited`, `Retry-After`)."""
+    if not settings.rate_limit_enabled:
+        return
+    checks = (
+        ("email", email, settings.rate_limit_signup_per_email_per_hour),
+        ("ip", address, settings.rate_limit_signup_per_hour),
+    )
+    for by, key, limit in checks:
+        decision = limiter.hit(f"signup:{by}", key, limit, SIGNUP_WINDOW_SECONDS)
+        if not decision.allowed:
+            RATE_LIMITED.labels("signup", by).inc()
+            who = "this email address" if by == "email" else "your network address"
+            raise TooManyRequests(
+                f"Too many sign-ups from {who}: at most {limit} an hour. "
+                f"Retry in {decision.retry_after} s.",
+                headers={"Retry-After": str(decision.retry_after)},
+                extra={"retry_after": decision.retry_after, "limit": limit},
+            )

@@ -48,10 +48,12 @@ def _header_alg(token: str) -> str | None:
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a verified token speaks for: `subject` (the `sub` claim) and an optional email."""
+    """Who a verified token speaks for: `subject` (the `sub` claim), an optional email, and the
+    sign-in session it was issued for (`sid`, local tokens from a session only)."""
 
     subject: str
     email: str | None
+    session_id: str | None = None
 
 
 def auth0_host(domain: str | None) -> str | None:
@@ -141,7 +143,12 @@ class TokenVerifier:
         email = claims.get(self.email_claim)
         if email is None and self.email_claim != "email":
             email = claims.get("email")
-        return Identity(subject=subject, email=email if isinstance(email, str) else None)
+        sid = claims.get("sid") if self.mode == "local" else None
+        return Identity(
+            subject=subject,
+            email=email if isinstance(email, str) else None,
+            session_id=sid if isinstance(sid, str) else None,
+        )
 
     def accepts_hs256(self) -> bool:
         """Whether tokens signed with the shared HS256 secret are accepted (alone or beside JWKS)."""
@@ -149,8 +156,11 @@ class TokenVerifier:
             self.mode == "jwks" and bool(self.settings.auth_hs256_secret)
         )
 
-    def issue_local(self, subject: str, email: str | None, ttl_seconds: int) -> str:
-        """A local-issuer token for `subject`, valid `ttl_seconds`. Only in local mode."""
+    def issue_local(
+        self, subject: str, email: str | None, ttl_seconds: int, *, session_id: str | None = None
+    ) -> str:
+        """A local-issuer token for `subject`, valid `ttl_seconds`. Only in local mode. With
+        `session_id` it carries a `sid` claim and stops working when that session is revoked."""
         if self.mode != "local":
             raise RuntimeError("tokens are issued by the identity provider, not by Rekindle")
         now = int(time.time())
@@ -163,4 +173,6 @@ class TokenVerifier:
         }
         if email:
             claims["email"] = email
+        if session_id:
+            claims["sid"] = session_id
         return jwt.encode(claims, self._local_secret, algorithm="HS256")

@@ -2,6 +2,7 @@
 preprocessing for engines."""
 
 from rekindle.imaging.decode import ACCEPTED_FORMATS, register_heif
+from rekindle.imaging.display import make_display_copy
 from rekindle.imaging.preprocess import PreprocessResult, preprocess
 from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.imaging.validate import ImageInfo, inspect_image
@@ -11,6 +12,7 @@ __all__ = [
     "ImageInfo",
     "PreprocessResult",
     "inspect_image",
+    "make_display_copy",
     "make_thumbnail",
     "preprocess",
     "register_heif",

@@ -1,18 +1,22 @@
 """ORM models, one module per table. Importing this package registers every table on `Base`."""
 
 from rekindle.models.animation_attempt import AnimationAttempt
+from rekindle.models.auth_session import AuthSession
 from rekindle.models.credit_ledger import CreditLedgerEntry, LedgerKind
 from rekindle.models.deleted_subject import DeletedSubject
 from rekindle.models.event import Event, EventTicket
 from rekindle.models.orphan_object import OrphanObject
 from rekindle.models.payment_event import PaymentEvent
+from rekindle.models.pending_signup import PendingSignup
 from rekindle.models.photo import Photo, PhotoStatus
 from rekindle.models.restore_attempt import AttemptStatus, RestoreAttempt
+from rekindle.models.share_link import ShareLink
 from rekindle.models.user import User
 
 __all__ = [
     "AnimationAttempt",
     "AttemptStatus",
+    "AuthSession",
     "CreditLedgerEntry",
     "DeletedSubject",
     "Event",
@@ -20,8 +24,10 @@ __all__ = [
     "LedgerKind",
     "OrphanObject",
     "PaymentEvent",
+    "PendingSignup",
     "Photo",
     "PhotoStatus",
     "RestoreAttempt",
+    "ShareLink",
     "User",
 ]

@@ -37,6 +37,9 @@ class Photo(Base):
     original_key: Mapped[str] = mapped_column(String(512))
     processed_key: Mapped[str | None] = mapped_column(String(512))
     thumbnail_key: Mapped[str | None] = mapped_column(String(512))
+    display_key: Mapped[str | None] = mapped_column(String(512))
+    """JPEG display copy of the original (long side <= DISPLAY_MAX_SIDE, upright, sRGB); None for
+    photos uploaded before display copies existed."""
     status: Mapped[str] = mapped_column(String(16), default=PhotoStatus.UPLOADED, index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -107,6 +107,10 @@ class PhotoSummary(BaseModel):
     height: int = Field(description="Pixels")
     checksum_sha256: str
     original_url: str
+    original_display_url: str | None = Field(
+        description="JPEG display copy of the original (long side <= 2560 px, upright, sRGB) for "
+        "browsers; null only for an old photo whose original a browser cannot show (HEIC, TIFF)"
+    )
     thumbnail_url: str | None
     processed_url: str | None = Field(description="The selected restoration, when ready")
     restored_thumbnail_url: str | None = Field(

@@ -24,6 +24,7 @@ from rekindle.errors import (
     Unprocessable,
 )
 from rekindle.imaging.decode import decode_slot
+from rekindle.imaging.display import make_display_copy
 from rekindle.imaging.mask import Mask, decode_mask_data_uri
 from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.imaging.validate import inspect_image
@@ -67,7 +68,7 @@ def create_photo(
     sessions: sessionmaker[Session],
     email: str | None = None,
 ) -> Photo:
-    """Validate an upload, store the original and a thumbnail, and add the photo row (flushed, not
+    """Validate an upload, store the original, its JPEG display copy and a thumbnail, and add the photo row (flushed, not
     committed: the caller commits, and calls `discard_new_photo_objects` if that fails).
 
     Nothing is stored unless the image is valid; if storing fails, whatever was stored is removed
@@ -84,10 +85,12 @@ def create_photo(
             max_pixels=settings.max_image_pixels,
             max_bytes=settings.max_decode_bytes,
         )
+        data = upload.path.read_bytes()
+        # The display copy is decoded once from the original; the thumbnail comes from it (a
+        # JPEG that libjpeg reduces cheaply) instead of a second full decode of a HEIC or TIFF.
+        display = make_display_copy(data, max_side=settings.display_max_side)
         thumbnail = make_thumbnail(
-            upload.path.read_bytes(),
-            size=settings.thumbnail_size,
-            max_decode_bytes=settings.max_decode_bytes,
+            display, size=settings.thumbnail_size, max_decode_bytes=settings.max_decode_bytes
         )
     photo_id = uuid.uuid4()
     photo = Photo(
@@ -95,9 +98,10 @@ def create_photo(
         owner_id=owner_id,
         original_key=keys.original_key(owner_id, photo_id, info.extension),
         thumbnail_key=keys.thumbnail_key(owner_id, photo_id, photo_id),
+        display_key=keys.display_key(owner_id, photo_id),
         status=PhotoStatus.UPLOADED,
         size_bytes=upload.size_bytes,
-        stored_bytes=upload.size_bytes + len(thumbnail),
+        stored_bytes=upload.size_bytes + len(display) + len(thumbnail),
         mime_type=info.mime_type,
         checksum_sha256=upload.sha256,
         width=info.width,
@@ -112,6 +116,9 @@ def create_photo(
         assert photo.thumbnail_key
         store.put(photo.thumbnail_key, thumbnail, "image/jpeg")
         stored.append(photo.thumbnail_key)
+        assert photo.display_key
+        store.put(photo.display_key, display, "image/jpeg")
+        stored.append(photo.display_key)
     except StorageError as exc:
         discard_or_remember(store, sessions, stored, reason="upload failed: storage_unavailable")
         raise ServiceUnavailable(
@@ -153,7 +160,7 @@ def discard_new_photo_objects(
     """Best-effort removal of a new photo's original and thumbnail when its row is not kept (its
     commit failed, or the request it came with was refused); what storage refuses to remove is
     recorded in `orphan_objects` for the sweep. Never raises."""
-    stored = [key for key in (photo.original_key, photo.thumbnail_key) if key]
+    stored = [key for key in (photo.original_key, photo.thumbnail_key, photo.display_key) if key]
     discard_or_remember(store, sessions, stored, reason=reason)
 
 
@@ -189,9 +196,9 @@ def list_photos(
 
 
 def photo_object_keys(photo: Photo) -> list[str]:
-    """Every stored object of a photo: original, thumbnail, each attempt's result, thumbnail and
-    mask, each animation's videos and thumbnail."""
-    found = [photo.original_key, photo.thumbnail_key]
+    """Every stored object of a photo: original, its thumbnail and display copy, each attempt's
+    result, thumbnail and mask, each animation's videos and thumbnail."""
+    found = [photo.original_key, photo.thumbnail_key, photo.display_key]
     for attempt in photo.restore_attempts:
         found += [attempt.s3_key, attempt.thumbnail_key, attempt.mask_key]
     for animation in photo.animation_attempts:

@@ -70,9 +70,13 @@ def sweep_stuck() -> int:
     """Fail restorations and animations left unfinished past their time limits (a worker died).
     With the database unreachable it does nothing: beat runs it again shortly."""
     from rekindle.animation.runner import sweep_stuck_animations
+    from rekindle.auth.purge import purge_ended
+    from rekindle.db import session_scope
 
     runtime = worker_runtime()
     try:
+        with session_scope(runtime.sessions) as session:  # issue 15: ended sessions and links
+            purge_ended(session)
         return sweep_stuck_attempts(runtime) + sweep_stuck_animations(runtime)
     except OperationalError:
         log.warning("database unreachable; the stuck-attempt sweep waits for its next run")

@@ -86,6 +86,20 @@ def animation_out(
     )
 
 
+# Formats every browser shows: an older photo without a display copy can show its original.
+_BROWSER_FORMATS = frozenset({"image/jpeg", "image/png", "image/webp"})
+
+
+def display_url(photo: Photo, store: ObjectStore, base_url: str) -> str | None:
+    """A signed URL (inline, no download name) of the photo's JPEG display copy; for a photo
+    uploaded before display copies existed, of the original when browsers can show it, else None."""
+    if photo.display_key:
+        return store.download_url(photo.display_key, base_url=base_url)
+    if photo.mime_type in _BROWSER_FORMATS:
+        return store.download_url(photo.original_key, base_url=base_url)
+    return None
+
+
 def _summary_fields(photo: Photo, store: ObjectStore, base_url: str) -> dict[str, object]:
     extension = photo.original_key.rsplit(".", 1)[-1]
     processed_url = None
@@ -107,6 +121,7 @@ def _summary_fields(photo: Photo, store: ObjectStore, base_url: str) -> dict[str
         "original_url": store.download_url(
             photo.original_key, base_url=base_url, filename=_download_name(photo, "", extension)
         ),
+        "original_display_url": display_url(photo, store, base_url),
         "thumbnail_url": (
             store.download_url(photo.thumbnail_key, base_url=base_url)
             if photo.thumbnail_key

@@ -40,6 +40,12 @@ def original_key(owner_id: str, photo_id: uuid.UUID, extension: str) -> str:
     return f"{user_prefix(owner_id)}processed/{photo_id}.{extension}"
 
 
+def display_key(owner_id: str, photo_id: uuid.UUID) -> str:
+    """The JPEG display copy of the original, beside it (so the `processed/{photo_id}.` prefix
+    of `photo_prefixes` and `photo_id_of` cover it too)."""
+    return f"users/{owner_id}/processed/{photo_id}.display.jpg"
+
+
 def restored_key(owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID) -> str:
     return f"{user_prefix(owner_id)}restored/{photo_id}/{attempt_id}.jpg"
 

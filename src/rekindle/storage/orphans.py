@@ -165,7 +165,7 @@ def _referenced(session: Session, candidates: list[str]) -> set[str]:
     )
     owned: set[str | None] = set()
     for photo in photos:
-        owned |= {photo.original_key, photo.thumbnail_key, photo.processed_key}
+        owned |= {photo.original_key, photo.thumbnail_key, photo.processed_key, photo.display_key}
         for attempt in photo.restore_attempts:
             owned |= {attempt.s3_key, attempt.thumbnail_key, attempt.mask_key}
         for animation in photo.animation_attempts:
