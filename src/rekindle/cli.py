@@ -130,6 +130,9 @@ def migrate() -> None:
 @click.option("--denoise", default=0.5, show_default=True, type=click.FloatRange(0.0, 1.0))
 @click.option("--colorize", is_flag=True, help="Colourise monochrome photos (AI engines).")
 @click.option("--prompt", default=None, help="Extra instruction for AI engines.")
+@click.option(
+    "--split", is_flag=True, help="Each input is a scan of several prints: restore every print."
+)
 def restore(
     inputs: tuple[Path, ...],
     output: Path,
@@ -137,6 +140,7 @@ def restore(
     denoise: float,
     colorize: bool,
     prompt: str | None,
+    split: bool,
 ) -> None:
     """Restore image files directly, without a server."""
     from rekindle.restoration.local import restore_files
@@ -150,7 +154,25 @@ def restore(
         denoise=denoise,
         colorize=colorize,
         prompt=prompt,
+        split=split,
         report=lambda line: click.echo(line, err=True),
+    )
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("scans", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Folder.")
+@click.option(
+    "--border/--no-border", default=True, show_default=True, help="Keep prints' white borders."
+)
+def split(scans: tuple[Path, ...], output: Path, border: bool) -> None:
+    """Split scans of several prints into one straightened JPEG per print: OUTPUT/{stem}-{n}.jpg."""
+    from rekindle.restoration.local import split_files
+
+    failures = split_files(
+        list(scans), output, border=border, report=lambda line: click.echo(line, err=True)
     )
     if failures:
         sys.exit(1)
