@@ -1,5 +1,6 @@
 """ORM models, one module per table. Importing this package registers every table on `Base`."""
 
+from rekindle.models.album import Album, AlbumPhoto
 from rekindle.models.animation_attempt import AnimationAttempt
 from rekindle.models.credit_ledger import CreditLedgerEntry, LedgerKind
 from rekindle.models.event import Event, EventTicket
@@ -7,9 +8,13 @@ from rekindle.models.orphan_object import OrphanObject
 from rekindle.models.payment_event import PaymentEvent
 from rekindle.models.photo import Photo, PhotoStatus
 from rekindle.models.restore_attempt import AttemptStatus, RestoreAttempt
+from rekindle.models.restore_batch import RestoreBatch
+from rekindle.models.scan import Scan
 from rekindle.models.user import User
 
 __all__ = [
+    "Album",
+    "AlbumPhoto",
     "AnimationAttempt",
     "AttemptStatus",
     "CreditLedgerEntry",
@@ -21,5 +26,7 @@ __all__ = [
     "Photo",
     "PhotoStatus",
     "RestoreAttempt",
+    "RestoreBatch",
+    "Scan",
     "User",
 ]
