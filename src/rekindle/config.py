@@ -209,6 +209,16 @@ class Settings(BaseSettings):
     """An attempt still waiting on its engine's budget this long after it was accepted is failed
     (`provider_busy`, credits refunded), seconds."""
 
+    # --- issue 13: CloudFront signed URLs ---
+    cloudfront_key_id: str | None = None
+    """ID of the CloudFront public key (in the distribution's trusted key group) whose private key
+    signs download URLs; with `CLOUDFRONT_PRIVATE_KEY_PATH`."""
+    cloudfront_private_key_path: Path | None = None
+    """PEM file of that key pair's RSA private key."""
+    cloudfront_public: bool = False
+    """Serve unsigned, never-expiring CloudFront URLs (a distribution open to anyone who knows a
+    key). Only with this explicit `true`; otherwise `CLOUDFRONT_DOMAIN` needs the key pair."""
+
     @field_validator("database_url", "redis_url", "s3_bucket", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
@@ -233,6 +243,30 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_ops_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator(
+        "cloudfront_domain", "cloudfront_key_id", "cloudfront_private_key_path", mode="before"
+    )
+    @classmethod
+    def _blank_cloudfront_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _cloudfront_urls_are_signed(self) -> Settings:
+        """`CLOUDFRONT_DOMAIN` serves private photos: its URLs are signed with a key pair, unless
+        the operator says explicitly that they are public. Raises ValueError (start-up fails)."""
+        pair = (self.cloudfront_key_id, self.cloudfront_private_key_path)
+        if any(pair) and not all(pair):
+            raise ValueError(
+                "set both CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY_PATH to sign CloudFront URLs"
+            )
+        if self.cloudfront_domain and not all(pair) and not self.cloudfront_public:
+            raise ValueError(
+                "CLOUDFRONT_DOMAIN is set but its URLs would be unsigned and never expire: set "
+                "CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY_PATH (a key of the distribution's "
+                "trusted key group), or CLOUDFRONT_PUBLIC=true for a public distribution"
+            )
+        return self
 
     @model_validator(mode="after")
     def _identity_provider_is_pinned(self) -> Settings:

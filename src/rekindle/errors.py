@@ -42,6 +42,13 @@ class InvalidImage(AppError):
     status, code, message = 422, "invalid_image", "The file could not be read as an image."
 
 
+class Unprocessable(AppError):
+    """The request is well-formed but cannot be honoured as asked (an option the engine does not
+    take, a mask that is not a usable PNG)."""
+
+    status, code, message = 422, "unprocessable", "The request cannot be processed as asked."
+
+
 class UnsupportedMediaType(AppError):
     status = 415
     code = "unsupported_media_type"

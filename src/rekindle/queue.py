@@ -14,11 +14,20 @@ from celery import Celery
 
 from rekindle.config import Settings
 
-RESTORE_TASK = "rekindle.restore_photo"
+# Seed 004's task names (operators' monitoring and runbooks use them).
+RESTORE_TASK = "process_restoration"
+ANIMATE_TASK = "process_animation"
+HD_TASK = "generate_hd_result"
+CLEANUP_TASK = "cleanup_job_s3_files"
 SWEEP_TASK = "rekindle.sweep_stuck_attempts"
-CLEANUP_TASK = "rekindle.cleanup_job_s3_files"
-ANIMATE_TASK = "rekindle.animate_photo"
-HD_TASK = "rekindle.generate_hd_result"
+LEGACY_TASK_NAMES = {
+    "rekindle.restore_photo": RESTORE_TASK,
+    "rekindle.animate_photo": ANIMATE_TASK,
+    "rekindle.generate_hd_result": HD_TASK,
+    "rekindle.cleanup_job_s3_files": CLEANUP_TASK,
+}
+"""Names the tasks had before (old name -> seed name). Workers still register them, so messages
+queued by an older release before an upgrade are run, not dropped as unknown tasks."""
 TASK_MODULES = ["rekindle.photos.tasks", "rekindle.animation.tasks"]
 BROKER_POOL_LIMIT = 20
 """Broker connections per process. kombu keeps this limit process-wide and resizes every app's pool

@@ -17,11 +17,15 @@ from celery.signals import task_postrun, task_prerun, worker_init
 
 from rekindle.config import get_settings
 from rekindle.logcontext import end_context, start_context
-from rekindle.queue import ANIMATE_TASK, HD_TASK, REQUEST_ID_HEADER, RESTORE_TASK
+from rekindle.queue import ANIMATE_TASK, HD_TASK, LEGACY_TASK_NAMES, REQUEST_ID_HEADER, RESTORE_TASK
 
 log = logging.getLogger(__name__)
 
-ATTEMPT_TASKS = (RESTORE_TASK, ANIMATE_TASK, HD_TASK)
+_SEED_ATTEMPT_TASKS = (RESTORE_TASK, ANIMATE_TASK, HD_TASK)
+ATTEMPT_TASKS = (
+    *_SEED_ATTEMPT_TASKS,
+    *(old for old, new in LEGACY_TASK_NAMES.items() if new in _SEED_ATTEMPT_TASKS),
+)
 _tokens: dict[str, contextvars.Token[Any]] = {}
 
 

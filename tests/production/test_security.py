@@ -90,11 +90,25 @@ def test_cors_from_configuration(tmp_path: Path) -> None:
 def test_json_bodies_have_their_own_limit(tmp_path: Path) -> None:
     with api(tmp_path, max_request_body_bytes=4096) as client:
         big = client.post(
-            "/api/v1/photos/3fa85f64-5717-4562-b3fc-2c963f66afa6/restore",
-            json={"prompt": "x" * 10_000},
+            "/api/v1/photos/3fa85f64-5717-4562-b3fc-2c963f66afa6/selected-restore",
+            json={"attempt_id": "x" * 10_000},
         )
         assert big.status_code == 413
         assert big.json()["error"]["code"] == "request_too_large"
+        # The restore routes take a damage mask in their JSON body: up to a 10 MB PNG in base64.
+        from rekindle.api.middleware import RESTORE_BODY_BYTES
+
+        masked = client.post(
+            "/api/v1/photos/3fa85f64-5717-4562-b3fc-2c963f66afa6/restore",
+            json={"prompt": "x" * 10_000},
+        )
+        assert masked.status_code != 413
+        huge = client.post(
+            "/api/v1/jobs/3fa85f64-5717-4562-b3fc-2c963f66afa6/restore",
+            content=b"{" + b" " * RESTORE_BODY_BYTES + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert huge.status_code == 413
         small = client.post(
             "/api/v1/photos/3fa85f64-5717-4562-b3fc-2c963f66afa6/restore", json={"denoise": 0.5}
         )
@@ -109,7 +123,7 @@ def test_json_bodies_have_their_own_limit(tmp_path: Path) -> None:
         # get the upload limit by saying it is one.
         for path in (
             "/api/v1/billing/webhook",
-            "/api/v1/photos/3fa85f64-5717-4562-b3fc-2c963f66afa6/restore",
+            "/api/v1/photos/3fa85f64-5717-4562-b3fc-2c963f66afa6/selected-restore",
         ):
             posing = client.post(path, files={"file": ("p.png", image, "image/png")})
             assert posing.status_code == 413, (path, posing.text)

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from rekindle.engines.base import RESTORE_OPTIONS
+from rekindle.engines.registry import restoration_engine
 from tests.engines.fakes import FakeComfyUI, FakeRunPod, FakeSiliconFlow
 from tests.engines.fakes.siliconflow import API_KEY
 from tests.support.services import shared_photo
@@ -59,10 +61,17 @@ def _reset_fakes(fakes: dict[str, Any]) -> None:
 
 def test_engines_are_listed(ai_stack: Stack) -> None:
     body = ai_stack.client.get("/api/v1/engines", headers=ai_stack.auth()).json()
-    assert body == {
-        "default": "classic",
-        "engines": ["classic", "siliconflow", "comfyui", "runpod"],
-    }
+    restorers = [engine for engine in body if engine["kind"] == "restore"]
+    assert [engine["name"] for engine in restorers] == [
+        "classic",
+        "siliconflow",
+        "comfyui",
+        "runpod",
+    ]
+    assert [engine["name"] for engine in restorers if engine["default"]] == ["classic"]
+    for engine in restorers:
+        honoured = restoration_engine(engine["name"], ai_stack.settings).supported_options()
+        assert engine["options"] == [o for o in RESTORE_OPTIONS if o in honoured]
 
 
 @pytest.mark.parametrize("engine", ["siliconflow", "comfyui", "runpod"])

@@ -12,6 +12,12 @@ from rekindle.storage import keys
 def photo_row(owner: str, photo_id: uuid.UUID, **overrides: Any) -> Photo:
     """A 1×1 PNG photo row of `owner` (its original's key in the seed layout, nothing stored);
     `overrides` set other columns, e.g. `status`."""
+    return Photo(**photo_values(owner, photo_id, **overrides))
+
+
+def photo_values(owner: str, photo_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
+    """The column values of `photo_row`, for a Core INSERT into an older schema (one that lacks
+    columns added since: an ORM insert would name them)."""
     values: dict[str, Any] = {
         "id": photo_id,
         "owner_id": owner,
@@ -22,4 +28,4 @@ def photo_row(owner: str, photo_id: uuid.UUID, **overrides: Any) -> Photo:
         "width": 1,
         "height": 1,
     }
-    return Photo(**(values | overrides))
+    return values | overrides

@@ -124,6 +124,9 @@ def test_sign_in_upload_restore_live_compare_download_delete(
 
         # Restore again with another denoise value; the new attempt completes live.
         before = len(stream_events(page))
+        # The engine choice comes from GET /engines (restoration engines only, default chosen).
+        assert page.locator("#restore-engine").input_value() == "classic"
+        assert page.locator("#restore-engine option").count() == 1
         page.locator("#restore-denoise").fill("0.9")
         assert page.locator("#restore-denoise-value").inner_text() == "0.90"
         page.get_by_role("button", name="Restore", exact=True).click()

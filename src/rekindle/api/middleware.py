@@ -29,6 +29,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rekindle.api.body_limit import BodySizeLimit
+from rekindle.imaging.mask import MAX_MASK_BYTES
 from rekindle.logcontext import current, new_context
 from rekindle.metrics import HTTP_LATENCY
 
@@ -228,6 +229,11 @@ class SecurityHeaders:
 
 UPLOAD_PATHS = frozenset({"/api/v1/photos", "/api/v1/jobs/upload", "/api/v1/restoration/restore"})
 """The routes that take a file: the only ones allowed an upload-sized body."""
+RESTORE_PATH = re.compile(r"^/api/v1/(?:photos|jobs)/[^/]+/restore$")
+"""The restore routes, whose JSON body may carry a damage mask as a base64 data URI."""
+RESTORE_BODY_BYTES = MAX_MASK_BYTES * 4 // 3 + 1024 * 1024
+"""A restore body's limit: a 10 MB mask in base64 plus the other options. A mask just over 10 MB
+still gets its own 422 (`mask_too_large`); a body over this limit gets 413."""
 
 
 class RequestBodyLimit:
@@ -239,6 +245,19 @@ class RequestBodyLimit:
     def __init__(self, app: ASGIApp, *, upload_bytes: int, other_bytes: int, upload_message: str):
         self.app = app
         self.uploads = BodySizeLimit(app, max_body_bytes=upload_bytes, message=upload_message)
+        self.restores = BodySizeLimit(
+            app,
+            max_body_bytes=max(RESTORE_BODY_BYTES, other_bytes),
+            message="The request body is larger than the restore limit.",
+        )
+        self.restores.body = json.dumps(
+            {
+                "error": {
+                    "code": "request_too_large",
+                    "message": self._other_message(max(RESTORE_BODY_BYTES, other_bytes)),
+                }
+            }
+        ).encode()
         self.others = BodySizeLimit(
             app,
             max_body_bytes=other_bytes,
@@ -262,5 +281,7 @@ class RequestBodyLimit:
                 break
         if content_type.startswith(b"multipart/") and scope.get("path") in UPLOAD_PATHS:
             await self.uploads(scope, receive, send)
+        elif RESTORE_PATH.match(scope.get("path", "")):
+            await self.restores(scope, receive, send)
         else:
             await self.others(scope, receive, send)

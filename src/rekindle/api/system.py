@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from rekindle.api.deps import CurrentUser, RuntimeDep
 from rekindle.api.observability import Health, Readiness
-from rekindle.engines.registry import available_restoration_engines
+from rekindle.engines.registry import engine_catalogue
 from rekindle.errors import Forbidden, NotFound
 from rekindle.storage.base import ObjectNotFound
 from rekindle.storage.local import LocalStore
@@ -58,13 +59,23 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     )
 
 
-@router.get("/api/v1/engines", tags=["engines"])
-def list_engines(runtime: RuntimeDep, _user: CurrentUser) -> dict[str, object]:
-    """Restoration engines a request may name, and the default."""
-    return {
-        "default": runtime.settings.rekindle_engine,
-        "engines": available_restoration_engines(runtime.settings),
-    }
+class EngineInfo(BaseModel):
+    """One engine a request may name."""
+
+    name: str
+    kind: Literal["restore", "animate"]
+    default: bool = Field(description="The engine used when a request names none")
+    options: list[str] = Field(
+        description="Options it honours, of denoise, colorize, prompt, seed, mask; a request "
+        "naming another gets 422 option_unsupported"
+    )
+    price: int = Field(description="Credits one request costs")
+
+
+@router.get("/api/v1/engines", tags=["engines"], response_model=list[EngineInfo])
+def list_engines(runtime: RuntimeDep, _user: CurrentUser) -> list[dict[str, object]]:
+    """Engines a request may name (restoration, then animation), with their options and price."""
+    return engine_catalogue(runtime.settings)
 
 
 @router.get("/api/v1/files/{key:path}", tags=["files"], include_in_schema=False)

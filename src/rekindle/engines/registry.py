@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from rekindle.config import Settings
-from rekindle.engines.base import AnimationEngine, RestorationEngine
+from rekindle.engines.base import RESTORE_OPTIONS, AnimationEngine, RestorationEngine
 
 RESTORATION_ENGINES: dict[str, str] = {
     "classic": "rekindle.engines.classic:ClassicEngine",
@@ -68,6 +68,41 @@ def available_restoration_engines(settings: Settings) -> list[str]:
         if name in RESTORATION_ENGINES and _load(RESTORATION_ENGINES[name]).is_configured(settings):
             names.append(name)
     return names
+
+
+def engine_catalogue(settings: Settings) -> list[dict[str, object]]:
+    """`GET /api/v1/engines`: every engine a request may name, restoration engines first, each as
+    `{"name", "kind": "restore"|"animate", "default": bool, "options": [...], "price": credits}`.
+
+    `options` is what the engine honours (`supported_options()`, in `RESTORE_OPTIONS` order; a
+    ComfyUI or RunPod workflow's from its declared inputs). Animation engines list the options of
+    theirs that the animate request accepts (none yet: it takes only `engine`). `price` is the
+    credits one request costs (`PRICE_RESTORE`, `PRICE_ANIMATION`)."""
+    listed: list[dict[str, object]] = []
+    for name in available_restoration_engines(settings):
+        honoured = restoration_engine(name, settings).supported_options()
+        listed.append(
+            {
+                "name": name,
+                "kind": "restore",
+                "default": name == settings.rekindle_engine,
+                "options": [option for option in RESTORE_OPTIONS if option in honoured],
+                "price": settings.price_restore,
+            }
+        )
+    for name in ANIMATION_ENGINES:
+        if not animation_engine_available(name, settings):
+            continue
+        listed.append(
+            {
+                "name": name,
+                "kind": "animate",
+                "default": name == settings.rekindle_animation_engine,
+                "options": [],
+                "price": settings.price_animation,
+            }
+        )
+    return listed
 
 
 def animation_engine_available(name: str, settings: Settings) -> bool:

@@ -54,6 +54,8 @@ class Photo(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    archived_from: Mapped[str | None] = mapped_column(String(16))
+    """While archived: the status the photo had (uploaded or ready), which unarchive restores."""
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     restore_attempts: Mapped[list[RestoreAttempt]] = relationship(

@@ -38,6 +38,8 @@ class RestoreAttempt(Base):
     """Request settings (denoise, colorize, prompt), engine metadata, timings, `preprocessed`."""
     s3_key: Mapped[str | None] = mapped_column(String(512))
     thumbnail_key: Mapped[str | None] = mapped_column(String(512))
+    mask_key: Mapped[str | None] = mapped_column(String(512))
+    """The user-painted damage mask (PNG) sent with the request, or None; lives as long as the row."""
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(String(255))
     error_detail: Mapped[str | None] = mapped_column(Text)

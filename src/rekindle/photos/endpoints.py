@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, File, Query, Response, UploadFile, status
 
@@ -57,9 +57,16 @@ def list_photos(
     base_url: BaseUrl,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    status: Annotated[
+        Literal["uploaded", "processing", "ready", "archived"] | None,
+        Query(description="Only photos in this status; by default every one but the archived"),
+    ] = None,
 ) -> PhotoPage:
-    """The signed-in user's photos, newest first."""
-    photos, next_cursor = service.list_photos(session, user.id, cursor=cursor, limit=limit)
+    """The signed-in user's photos, newest first. Archived photos are listed only with
+    `status=archived`."""
+    photos, next_cursor = service.list_photos(
+        session, user.id, cursor=cursor, limit=limit, status=status
+    )
     items = [photo_summary(photo, runtime.store, base_url) for photo in photos]
     return PhotoPage(items=items, next_cursor=next_cursor)
 
@@ -88,6 +95,34 @@ def delete_photo(
     except Exception:
         log.warning("could not queue the cleanup of photo %s", photo_id, exc_info=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{photo_id}/archive", response_model=PhotoOut)
+def archive_photo(
+    photo_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    user: CurrentUser,
+    base_url: BaseUrl,
+) -> PhotoOut:
+    """Archive a `ready` (or `uploaded`) photo: it leaves the default listing and cannot be
+    restored until unarchived. 409 while a restoration runs; an archived photo is returned as is."""
+    photo = service.archive_photo(session, user.id, photo_id)
+    return photo_out(photo, runtime.store, base_url)
+
+
+@router.post("/{photo_id}/unarchive", response_model=PhotoOut)
+def unarchive_photo(
+    photo_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    user: CurrentUser,
+    base_url: BaseUrl,
+) -> PhotoOut:
+    """Return an archived photo to the status it had (`ready` or `uploaded`); a photo that is not
+    archived is returned as is."""
+    photo = service.unarchive_photo(session, user.id, photo_id)
+    return photo_out(photo, runtime.store, base_url)
 
 
 @router.post(

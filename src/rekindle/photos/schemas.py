@@ -8,17 +8,43 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+DEFAULT_DENOISE = 0.5
+
 
 class RestoreOptions(BaseModel):
-    """Body of `POST /photos/{id}/restore`; every field is optional."""
+    """Body of `POST /photos/{id}/restore`; every field is optional.
+
+    An option the chosen engine does not honour (its `options` in `GET /engines`) is refused with
+    422 `option_unsupported` when the request *names* it (`named_options`)."""
 
     engine: str | None = Field(None, description="Engine name from GET /engines; default by config")
-    denoise: float = Field(0.5, ge=0.0, le=1.0, description="Denoise strength, 0.0-1.0 (seed 003)")
+    denoise: float = Field(
+        DEFAULT_DENOISE, ge=0.0, le=1.0, description="Denoise strength, 0.0-1.0 (seed 003)"
+    )
     colorize: bool = Field(False, description="Colourise a monochrome photo (AI engines)")
     prompt: str | None = Field(
         None, max_length=400, description="Extra instruction appended to the engine's prompt"
     )
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed (AI engines)")
+    mask: str | None = Field(
+        None,
+        description="Damage mask: `data:image/png;base64,...`, white = damaged, any size (scaled "
+        "to the photo), at most 10 MB. Only engines whose options include `mask` take one.",
+    )
+
+    def named_options(self) -> list[str]:
+        """The options this request asks for, in `RESTORE_OPTIONS` order: `denoise` when it is
+        not the default 0.5, `colorize` when true, `prompt` when not blank, `seed` when given,
+        `mask` when given. Defaults name nothing, so a client that always sends them is served by
+        every engine."""
+        named = {
+            "denoise": self.denoise != DEFAULT_DENOISE,
+            "colorize": self.colorize,
+            "prompt": bool(self.prompt and self.prompt.strip()),
+            "seed": self.seed is not None,
+            "mask": self.mask is not None,
+        }
+        return [name for name, asked in named.items() if asked]
 
 
 class AttemptError(BaseModel):

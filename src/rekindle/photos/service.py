@@ -13,8 +13,17 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from rekindle.config import Settings
 from rekindle.credits.ledger import charge, charge_reference
 from rekindle.db import utcnow
-from rekindle.engines.registry import available_restoration_engines
-from rekindle.errors import AppError, BadRequest, Conflict, NotFound, ServiceUnavailable
+from rekindle.engines.base import RESTORE_OPTIONS
+from rekindle.engines.registry import available_restoration_engines, restoration_engine
+from rekindle.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
+from rekindle.imaging.mask import Mask, decode_mask_data_uri
 from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.imaging.validate import inspect_image
 from rekindle.models import AnimationAttempt, AttemptStatus, Photo, PhotoStatus, RestoreAttempt
@@ -132,10 +141,22 @@ def discard_new_photo_objects(
 
 
 def list_photos(
-    session: Session, owner_id: str, *, cursor: str | None, limit: int
+    session: Session,
+    owner_id: str,
+    *,
+    cursor: str | None,
+    limit: int,
+    status: str | None = None,
 ) -> tuple[list[Photo], str | None]:
-    """A page of the owner's photos, newest first, and the cursor of the next page (or None)."""
+    """A page of the owner's photos, newest first, and the cursor of the next page (or None).
+
+    `status` None lists every photo but the archived ones (seed 002: archiving takes a photo out
+    of the gallery); a status lists only photos in it (`archived` for the archive)."""
     query = owned_photos_query(owner_id).order_by(Photo.created_at.desc(), Photo.id.desc())
+    if status is None:
+        query = query.where(Photo.status != PhotoStatus.ARCHIVED)
+    else:
+        query = query.where(Photo.status == status)
     if cursor:
         created, photo_id = decode_cursor(cursor)
         query = query.where(
@@ -151,10 +172,11 @@ def list_photos(
 
 
 def photo_object_keys(photo: Photo) -> list[str]:
-    """Every stored object of a photo: original, thumbnail, each attempt's result and thumbnail."""
+    """Every stored object of a photo: original, thumbnail, each attempt's result, thumbnail and
+    mask, each animation's videos and thumbnail."""
     found = [photo.original_key, photo.thumbnail_key]
     for attempt in photo.restore_attempts:
-        found += [attempt.s3_key, attempt.thumbnail_key]
+        found += [attempt.s3_key, attempt.thumbnail_key, attempt.mask_key]
     for animation in photo.animation_attempts:
         found += [animation.preview_key, animation.thumbnail_key, animation.result_key]
     return [key for key in found if key]
@@ -212,6 +234,10 @@ def _not_restorable(status: str | None) -> AppError:
         return Conflict(
             "A restoration of this photo is already running.", code="restore_in_progress"
         )
+    if status == PhotoStatus.ARCHIVED:
+        return Conflict(
+            "This photo is archived; unarchive it to restore it.", code="photo_archived"
+        )
     return Conflict(f"A photo that is {status} cannot be restored.", code="photo_not_restorable")
 
 
@@ -238,24 +264,55 @@ def _switch_to_processing(session: Session, owner_id: str, photo_id: uuid.UUID, 
     raise _not_restorable(status)
 
 
+def check_options(settings: Settings, engine: str, options: RestoreOptions) -> None:
+    """Refuse a request naming an option (`RestoreOptions.named_options`) that `engine` does not
+    honour (its `supported_options()`). Raises Unprocessable (422 `option_unsupported`, the
+    option in the message and in `extra["option"]`)."""
+    honoured = restoration_engine(engine, settings).supported_options()
+    for name in options.named_options():
+        if name not in honoured:
+            offered = ", ".join(o for o in RESTORE_OPTIONS if o in honoured) or "none"
+            raise Unprocessable(
+                f"The {engine} engine does not take the {name!r} option (it takes: {offered}).",
+                code="option_unsupported",
+                extra={"option": name, "engine": engine},
+            )
+
+
+def validate_restore(settings: Settings, options: RestoreOptions) -> tuple[str, Mask | None]:
+    """Everything about a restore request that needs no database: the engine (BadRequest
+    `unknown_engine`), its options (422 `option_unsupported`) and the mask, decoded and normalized
+    (422 `mask_*`, see `imaging.mask.decode_mask_data_uri`). Returns (engine, mask or None)."""
+    engine = resolve_engine(settings, options.engine)
+    check_options(settings, engine, options)
+    mask = decode_mask_data_uri(options.mask) if options.mask is not None else None
+    return engine, mask
+
+
 def request_restore(
     session: Session,
     settings: Settings,
     owner_id: str,
     photo_id: uuid.UUID,
     options: RestoreOptions,
+    *,
+    validated: tuple[str, Mask | None] | None = None,
 ) -> RestoreAttempt:
     """Accept a restoration: charge its price (`PRICE_RESTORE` credits, reference
     `charge:{attempt_id}`), switch the photo to `processing` in one conditional UPDATE and add a
     pending attempt, all in the caller's transaction. Raises NotFound, PaymentRequired (402
-    `insufficient_credits`: nothing is changed), Conflict (`restore_in_progress`, or a photo that
-    cannot be restored in its status; the charge is rolled back with the transaction), BadRequest
-    (`unknown_engine`).
+    `insufficient_credits`: nothing is changed), Conflict (`restore_in_progress`, `photo_archived`,
+    or a photo that cannot be restored in its status; the charge is rolled back with the
+    transaction), BadRequest (`unknown_engine`), Unprocessable (`option_unsupported`, `mask_*`):
+    every refusal comes before anything is charged or written.
 
+    `validated` is `validate_restore(settings, options)` when the caller has it already. With a
+    mask, the attempt's `mask_key` and `params["request"]["mask"]` are set, and the caller must
+    store the mask's PNG at `mask_key` before committing (`restoration.runner.accept_restore`).
     The caller commits, then calls `dispatch_restore`. A failure refunds the charge once
     (`restoration.outcomes.mark_failed`).
     """
-    engine = resolve_engine(settings, options.engine)
+    engine, mask = validated or validate_restore(settings, options)
     photo = get_photo(session, owner_id, photo_id)
     if photo.status not in RESTORABLE:
         raise _not_restorable(photo.status)
@@ -271,7 +328,10 @@ def request_restore(
             reason=f"Restoration of photo {photo_id}",
         )
     before = _switch_to_processing(session, owner_id, photo_id, photo.status)
-    params: dict[str, Any] = options.model_dump(exclude={"engine"}, exclude_none=True)
+    params: dict[str, Any] = options.model_dump(exclude={"engine", "mask"}, exclude_none=True)
+    mask_key = keys.mask_key(owner_id, photo_id, attempt_id) if mask is not None else None
+    if mask is not None and mask_key is not None:
+        params["mask"] = mask.record(mask_key)
     attempt = RestoreAttempt(
         id=attempt_id,
         photo_id=photo_id,
@@ -279,6 +339,7 @@ def request_restore(
         engine=engine,
         params={"request": params, "credits_charged": price},
         photo_status_before=before,
+        mask_key=mask_key,
     )
     session.add(attempt)
     session.flush()
@@ -307,4 +368,59 @@ def select_attempt(
     photo.selected_restore_id = attempt.id
     photo.processed_key = attempt.s3_key
     session.flush()
+    return photo
+
+
+ARCHIVABLE = (PhotoStatus.UPLOADED, PhotoStatus.READY)
+
+
+def archive_photo(session: Session, owner_id: str, photo_id: uuid.UUID) -> Photo:
+    """Seed 002's `ready -> archived` (also from `uploaded`): one conditional UPDATE that keeps
+    the status it had in `archived_from`. Archiving an archived photo changes nothing. Raises
+    NotFound, Conflict (`restore_in_progress` while a restoration runs)."""
+    photo = get_photo(session, owner_id, photo_id)
+    for _ in range(3):
+        if photo.status == PhotoStatus.ARCHIVED:
+            return photo
+        if photo.status not in ARCHIVABLE:
+            break
+        now = utcnow()
+        switched = session.execute(
+            update(Photo)
+            .where(Photo.id == photo_id, Photo.status == photo.status)
+            .values(
+                status=PhotoStatus.ARCHIVED,
+                archived_from=photo.status,
+                archived_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        session.refresh(photo)
+        if switched:
+            return photo
+    if photo.status == PhotoStatus.PROCESSING:
+        raise Conflict(
+            "A restoration of this photo is running; archive it once it has finished.",
+            code="restore_in_progress",
+        )
+    raise Conflict(f"A photo that is {photo.status} cannot be archived.", code="not_archivable")
+
+
+def unarchive_photo(session: Session, owner_id: str, photo_id: uuid.UUID) -> Photo:
+    """`archived -> ` the status the photo had when archived (`ready` or `uploaded`). A photo that
+    is not archived is returned unchanged. Raises NotFound."""
+    photo = get_photo(session, owner_id, photo_id)
+    if photo.status != PhotoStatus.ARCHIVED:
+        return photo
+    back = photo.archived_from or (
+        PhotoStatus.READY if photo.selected_restore_id else PhotoStatus.UPLOADED
+    )
+    session.execute(
+        update(Photo)
+        .where(Photo.id == photo_id, Photo.status == PhotoStatus.ARCHIVED)
+        .values(status=back, archived_from=None, archived_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(photo)
     return photo

@@ -49,13 +49,20 @@ def run_or_requeue(task_name: str, attempt_id: str, run: Callable[[Runtime], str
 
 
 @shared_task(name=RESTORE_TASK, ignore_result=True)
-def restore_photo(attempt_id: str) -> str:
-    """Run restore attempt `attempt_id` (a UUID string) to its end."""
+def process_restoration(attempt_id: str) -> str:
+    """Seed 004's `process_restoration`: run restore attempt `attempt_id` (a UUID string) to its
+    end (read the original, preprocess, restore with the attempt's engine, store the result)."""
     return run_or_requeue(
         RESTORE_TASK,
         attempt_id,
         lambda runtime: run_restore_attempt(runtime, uuid.UUID(attempt_id)),
     )
+
+
+@shared_task(name="rekindle.restore_photo", ignore_result=True)
+def restore_photo(attempt_id: str) -> str:
+    """The task's name before the seed's (`queue.LEGACY_TASK_NAMES`), for messages in flight."""
+    return process_restoration(attempt_id)
 
 
 @shared_task(name=SWEEP_TASK, ignore_result=True)
@@ -85,3 +92,9 @@ def cleanup_job_s3_files(owner_id: str, photo_id: str) -> int:
     ]
     store.delete_many(stray)
     return len(stray)
+
+
+@shared_task(name="rekindle.cleanup_job_s3_files", ignore_result=True)
+def cleanup_job_s3_files_legacy(owner_id: str, photo_id: str) -> int:
+    """The task's name before the seed's (`queue.LEGACY_TASK_NAMES`), for messages in flight."""
+    return cleanup_job_s3_files(owner_id, photo_id)

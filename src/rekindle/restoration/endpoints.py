@@ -42,13 +42,15 @@ def restore_upload(
     """Upload a photo and queue its restoration with the default engine; returns the job id.
 
     All or nothing: if the restoration cannot be accepted (e.g. 402), the upload is not kept."""
+    options = RestoreOptions(denoise=denoise)
+    validated = service.validate_restore(runtime.settings, options)  # 400/422 before any upload
     with receive_upload(file.file, file.filename, runtime.settings.max_upload_bytes) as received:
         photo = service.create_photo(
             session, runtime.store, runtime.settings, user.id, received, sessions=runtime.sessions
         )
     try:
         attempt = service.request_restore(
-            session, runtime.settings, user.id, photo.id, RestoreOptions(denoise=denoise)
+            session, runtime.settings, user.id, photo.id, options, validated=validated
         )
     except Exception as exc:  # a refusal (402, 409) or the database failing: the row goes
         session.rollback()

@@ -27,11 +27,12 @@ from rekindle.engines.budget import Admission
 from rekindle.engines.registry import UnknownEngine, restoration_engine
 from rekindle.errors import ServiceUnavailable
 from rekindle.events import publish_restore_attempt
+from rekindle.imaging.mask import fit_mask
 from rekindle.imaging.preprocess import preprocess
 from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.models import AttemptStatus, RestoreAttempt
 from rekindle.photos.schemas import RestoreOptions
-from rekindle.photos.service import request_restore
+from rekindle.photos.service import request_restore, validate_restore
 from rekindle.queue import RESTORE_TASK, send
 from rekindle.restoration.outcomes import mark_completed, mark_failed, mark_processing
 from rekindle.runtime import Runtime
@@ -61,6 +62,7 @@ class _Job:
     original_key: str
     engine: str
     request: dict[str, object]
+    mask_key: str | None = None
 
 
 def accept_restore(
@@ -72,9 +74,38 @@ def accept_restore(
 ) -> RestoreAttempt:
     """Accept a restoration (`photos.service.request_restore`), commit, then queue its task: the
     task must find its attempt, so it is sent only after the commit. Raises what `request_restore`
-    and `dispatch_restore` raise."""
-    attempt = request_restore(session, runtime.settings, owner_id, photo_id, options)
-    session.commit()
+    and `dispatch_restore` raise.
+
+    A mask is stored (at the attempt's `mask_key`) after the attempt is accepted and before the
+    commit: a refused request stores nothing, and a mask whose row is not committed is removed
+    (or recorded for the sweep). Storage down: ServiceUnavailable (`storage_unavailable`)."""
+    validated = validate_restore(runtime.settings, options)
+    attempt = request_restore(
+        session, runtime.settings, owner_id, photo_id, options, validated=validated
+    )
+    mask = validated[1]
+    if mask is not None and attempt.mask_key is not None:
+        mask_key = attempt.mask_key
+        try:
+            runtime.store.put(mask_key, mask.png, "image/png")
+        except StorageError as exc:
+            session.rollback()
+            discard_or_remember(
+                runtime.store, runtime.sessions, [mask_key], reason="restore refused: storage"
+            )
+            raise ServiceUnavailable(
+                "Storage is unavailable; the restoration was not started. Please retry.",
+                code="storage_unavailable",
+            ) from exc
+        try:
+            session.commit()
+        except Exception:
+            discard_or_remember(
+                runtime.store, runtime.sessions, [mask_key], reason="restore not committed"
+            )
+            raise
+    else:
+        session.commit()
     dispatch_restore(runtime, attempt.id)
     return attempt
 
@@ -183,6 +214,7 @@ def _run_admitted(runtime: Runtime, attempt_id: uuid.UUID) -> str:
             photo.original_key,
             attempt.engine,
             dict(attempt.params.get("request", {})),
+            attempt.mask_key,
         )
     publish_restore_attempt(runtime, attempt_id)
     started = time.monotonic()
@@ -261,6 +293,17 @@ def _restore_and_store(
         store.put(input_key, prepared.image_bytes, "image/jpeg")
         stored.append(input_key)
         image_url = store.provider_url(input_key)
+    mask = None
+    if job.mask_key is not None:
+        # Options are checked when a request is accepted; an engine reconfigured since then fails
+        # the attempt (refunded) rather than silently ignore the user's mask.
+        if "mask" not in engine.supported_options():
+            raise EngineError(
+                "option_unsupported",
+                "Service configuration error",
+                f"engine {job.engine} no longer takes a mask",
+            )
+        mask = fit_mask(store.get(job.mask_key), prepared.submitted_dimensions)
     request = RestoreRequest(
         image=prepared.image_bytes,
         image_url=image_url,
@@ -268,6 +311,7 @@ def _restore_and_store(
         colorize=bool(job.request.get("colorize", False)),
         prompt=job.request.get("prompt"),  # type: ignore[arg-type]
         seed=job.request.get("seed"),  # type: ignore[arg-type]
+        mask=mask,
     )
     engine_started = time.monotonic()
     with metrics.engine_timer("restore", job.engine):

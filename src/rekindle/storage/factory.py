@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from botocore.signers import CloudFrontSigner
+
 from rekindle.config import Settings
 from rekindle.secrets import local_secret
 from rekindle.storage.base import ObjectStore
 from rekindle.storage.local import LocalStore
-from rekindle.storage.s3 import S3Store
+from rekindle.storage.s3 import S3Store, cloudfront_rsa_signer
 
 
 def make_store(settings: Settings) -> ObjectStore:
+    """The object store `settings` name. Raises OSError/ValueError when a CloudFront private key
+    is configured but cannot be read (start-up fails rather than serve unsigned URLs)."""
     if settings.s3_bucket:
+        signer = None
+        if settings.cloudfront_domain and settings.cloudfront_key_id:
+            assert settings.cloudfront_private_key_path is not None  # Settings checks the pair
+            signer = CloudFrontSigner(
+                settings.cloudfront_key_id,
+                cloudfront_rsa_signer(settings.cloudfront_private_key_path),
+            )
         return S3Store(
             settings.s3_bucket,
             region=settings.aws_region,
@@ -20,6 +31,7 @@ def make_store(settings: Settings) -> ObjectStore:
             ttl_seconds=settings.signed_url_ttl_seconds,
             cloudfront_domain=settings.cloudfront_domain,
             public_endpoint_url=settings.s3_public_endpoint_url,
+            cloudfront_signer=signer,
         )
     return LocalStore(
         settings.data_dir / "objects",

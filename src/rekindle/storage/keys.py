@@ -23,6 +23,11 @@ def provider_input_key(owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID
     return f"users/{owner_id}/restored/{photo_id}/{attempt_id}_input.jpg"
 
 
+def mask_key(owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID) -> str:
+    """The user-painted damage mask of a restore attempt (8-bit gray PNG), kept with the attempt."""
+    return f"users/{owner_id}/restored/{photo_id}/{attempt_id}_mask.png"
+
+
 def restore_attempt_keys(owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID) -> list[str]:
     """Every object a restore attempt may store (result, its thumbnail, the provider input): what
     to remove when the attempt fails, whichever step it died in."""

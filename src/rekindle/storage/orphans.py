@@ -167,7 +167,7 @@ def _referenced(session: Session, candidates: list[str]) -> set[str]:
     for photo in photos:
         owned |= {photo.original_key, photo.thumbnail_key, photo.processed_key}
         for attempt in photo.restore_attempts:
-            owned |= {attempt.s3_key, attempt.thumbnail_key}
+            owned |= {attempt.s3_key, attempt.thumbnail_key, attempt.mask_key}
         for animation in photo.animation_attempts:
             owned |= {animation.preview_key, animation.thumbnail_key, animation.result_key}
     return set(candidates) & {key for key in owned if key}

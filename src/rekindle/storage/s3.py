@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -10,16 +11,37 @@ import boto3
 from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.signers import CloudFrontSigner
 
 from rekindle.storage.base import ObjectNotFound, StorageError
 
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys per request (S3 API reference).
 
 
+def cloudfront_rsa_signer(private_key_path: Path) -> Callable[[bytes], bytes]:
+    """The `rsa_signer` botocore's `CloudFrontSigner` takes: RSA PKCS#1 v1.5 over SHA-1, the
+    scheme CloudFront's signed URLs use (CloudFront Developer Guide, "Create a signed URL using a
+    canned policy"; boto3's CloudFront example). The PEM key is read once, here. Raises OSError
+    (unreadable file) or ValueError (not an unencrypted RSA private key)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = serialization.load_pem_private_key(private_key_path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{private_key_path} is not an RSA private key (CloudFront needs RSA)")
+
+    def sign(message: bytes) -> bytes:
+        return key.sign(message, padding.PKCS1v15(), hashes.SHA1())
+
+    return sign
+
+
 class S3Store:
-    """Objects in `bucket`. Download URLs are CloudFront URLs when a domain is configured, else
-    SigV4 presigned GET URLs that expire after `ttl_seconds`, signed for `public_endpoint_url`
-    when given (the host browsers and providers reach), else for `endpoint_url`."""
+    """Objects in `bucket`. Download URLs are SigV4 presigned GET URLs that expire after
+    `ttl_seconds`, signed for `public_endpoint_url` when given (the host browsers and providers
+    reach), else for `endpoint_url`. With a CloudFront domain they are CloudFront URLs instead:
+    signed with `cloudfront_signer` (canned policy, expiring after `ttl_seconds` like presigned
+    URLs), or plain and never expiring when it is None (`CLOUDFRONT_PUBLIC=true`)."""
 
     reachable_by_providers = True
 
@@ -34,10 +56,12 @@ class S3Store:
         ttl_seconds: int,
         cloudfront_domain: str | None,
         public_endpoint_url: str | None = None,
+        cloudfront_signer: CloudFrontSigner | None = None,
     ) -> None:
         self.bucket = bucket
         self._ttl = ttl_seconds
         self._cloudfront = cloudfront_domain
+        self._cloudfront_signer = cloudfront_signer
         config = Config(
             signature_version="s3v4",
             retries={"max_attempts": 3, "mode": "standard"},
@@ -129,7 +153,11 @@ class S3Store:
 
     def download_url(self, key: str, *, base_url: str, filename: str | None = None) -> str:
         if self._cloudfront:
-            return f"https://{self._cloudfront}/{quote(key)}"
+            url = f"https://{self._cloudfront}/{quote(key)}"
+            if self._cloudfront_signer is None:
+                return url
+            expires = datetime.now(UTC) + timedelta(seconds=self._ttl)
+            return self._cloudfront_signer.generate_presigned_url(url, date_less_than=expires)
         return self._presigned(key, filename)
 
     def provider_url(self, key: str) -> str | None:

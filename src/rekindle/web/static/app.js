@@ -770,15 +770,15 @@ async function openPhoto(id) {
 async function loadEngines() {
   if (state.engines) return;
   try {
-    state.engines = await api("GET", "/engines");
+    state.engines = await api("GET", "/engines"); // [{name, kind, default, options, price}]
   } catch {
-    state.engines = { default: "classic", engines: ["classic"] };
+    state.engines = [{ name: "classic", kind: "restore", default: true, options: ["denoise"] }];
   }
   const select = $("restore-engine");
   select.replaceChildren(
-    ...state.engines.engines.map((name) =>
-      el("option", { value: name, selected: name === state.engines.default }, engineLabel(name)),
-    ),
+    ...state.engines
+      .filter((engine) => engine.kind === "restore")
+      .map((engine) => el("option", { value: engine.name, selected: engine.default }, engineLabel(engine.name))),
   );
 }
 
