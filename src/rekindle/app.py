@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from rekindle import __version__
+from rekindle.albums.endpoints import router as albums_router
 from rekindle.animation.endpoints import router as animation_router
 from rekindle.api.errors import install_error_handlers
 from rekindle.api.middleware import RequestBodyLimit, RequestContext, SecurityHeaders
@@ -25,8 +26,10 @@ from rekindle.events.endpoints import router as events_router
 from rekindle.imaging.decode import register_heif
 from rekindle.jobs.endpoints import router as jobs_router
 from rekindle.photos.endpoints import router as photos_router
+from rekindle.restoration.batch_endpoints import router as batch_router
 from rekindle.restoration.endpoints import router as restoration_router
 from rekindle.runtime import Runtime
+from rekindle.scans.endpoints import router as scans_router
 from rekindle.shares.endpoints import router as shares_router
 from rekindle.web.routes import install_web
 
@@ -54,7 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = Runtime(settings)
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
+    api.include_router(batch_router)
     api.include_router(photos_router)
+    api.include_router(albums_router)
+    api.include_router(scans_router)
     api.include_router(account_router)
     api.include_router(billing_router)
     api.include_router(auth_router)

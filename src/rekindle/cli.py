@@ -203,6 +203,9 @@ def migrate() -> None:
     type=click.Path(path_type=Path),
     help="Damage mask image (white = damaged), any size: scaled to the photo (classic).",
 )
+@click.option(
+    "--split", is_flag=True, help="Each input is a scan of several prints: restore every print."
+)
 def restore(
     inputs: tuple[Path, ...],
     output: Path,
@@ -211,6 +214,7 @@ def restore(
     colorize: bool,
     prompt: str | None,
     mask: Path | None,
+    split: bool,
 ) -> None:
     """Restore image files directly, without a server."""
     from rekindle.restoration.local import restore_files
@@ -225,7 +229,25 @@ def restore(
         colorize=colorize,
         prompt=prompt,
         mask=mask,
+        split=split,
         report=lambda line: click.echo(line, err=True),
+    )
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("scans", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Folder.")
+@click.option(
+    "--border/--no-border", default=True, show_default=True, help="Keep prints' white borders."
+)
+def split(scans: tuple[Path, ...], output: Path, border: bool) -> None:
+    """Split scans of several prints into one straightened JPEG per print: OUTPUT/{stem}-{n}.jpg."""
+    from rekindle.restoration.local import split_files
+
+    failures = split_files(
+        list(scans), output, border=border, report=lambda line: click.echo(line, err=True)
     )
     if failures:
         sys.exit(1)

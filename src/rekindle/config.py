@@ -316,6 +316,13 @@ class Settings(BaseSettings):
             )
         return self
 
+    # --- issue 16: albums, scans, batches, export ---
+    rate_limit_batch_per_minute: int = Field(default=10, ge=1)
+    """Batch restorations (`POST /photos/restore-batch`) per user per window; each may hold up to
+    500 photos, which are not counted against the single-restore limit."""
+    rate_limit_export_per_minute: int = Field(default=5, ge=1)
+    """ZIP exports per user per window."""
+
     @field_validator("database_url", "redis_url", "s3_bucket", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

@@ -227,7 +227,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-UPLOAD_PATHS = frozenset({"/api/v1/photos", "/api/v1/jobs/upload", "/api/v1/restoration/restore"})
+UPLOAD_PATHS = frozenset(
+    {"/api/v1/photos", "/api/v1/jobs/upload", "/api/v1/restoration/restore", "/api/v1/scans"}
+)
 """The routes that take a file: the only ones allowed an upload-sized body."""
 RESTORE_PATH = re.compile(r"^/api/v1/(?:photos|jobs)/[^/]+/restore$")
 """The restore routes, whose JSON body may carry a damage mask as a base64 data URI."""

@@ -238,7 +238,7 @@ def client_address(request: Request, settings: Settings) -> str:
     return forwarded[0] if forwarded else peer
 
 
-ACTIONS = ("upload", "restore", "animate", "signin")
+ACTIONS = ("upload", "restore", "animate", "signin", "batch", "export")
 
 EARLY_CHECKED = "rekindle_rate_checked"
 """`request.state` attribute: the actions `api.upload_gate` already counted for this request."""
@@ -252,6 +252,8 @@ def limit_for(settings: Settings, action: str) -> int:
         "restore": settings.rate_limit_restore_per_minute,
         "animate": settings.rate_limit_animate_per_minute,
         "signin": settings.rate_limit_signin_per_minute,
+        "batch": settings.rate_limit_batch_per_minute,
+        "export": settings.rate_limit_export_per_minute,
     }[action]
 
 

@@ -1,5 +1,6 @@
 """ORM models, one module per table. Importing this package registers every table on `Base`."""
 
+from rekindle.models.album import Album, AlbumPhoto
 from rekindle.models.animation_attempt import AnimationAttempt
 from rekindle.models.auth_session import AuthSession
 from rekindle.models.credit_ledger import CreditLedgerEntry, LedgerKind
@@ -10,10 +11,14 @@ from rekindle.models.payment_event import PaymentEvent
 from rekindle.models.pending_signup import PendingSignup
 from rekindle.models.photo import Photo, PhotoStatus
 from rekindle.models.restore_attempt import AttemptStatus, RestoreAttempt
+from rekindle.models.restore_batch import RestoreBatch
+from rekindle.models.scan import Scan
 from rekindle.models.share_link import ShareLink
 from rekindle.models.user import User
 
 __all__ = [
+    "Album",
+    "AlbumPhoto",
     "AnimationAttempt",
     "AttemptStatus",
     "AuthSession",
@@ -28,6 +33,8 @@ __all__ = [
     "Photo",
     "PhotoStatus",
     "RestoreAttempt",
+    "RestoreBatch",
+    "Scan",
     "ShareLink",
     "User",
 ]

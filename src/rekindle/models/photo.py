@@ -54,6 +54,10 @@ class Photo(Base):
     metadata_json: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # No foreign key: photos and attempts would reference each other; the service keeps it valid.
     selected_restore_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The scan this photo was cut from (issue 16); the scan is deleted with its last photo.
+    source_scan_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("scans.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

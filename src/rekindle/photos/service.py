@@ -33,6 +33,7 @@ from rekindle.pagination import decode_cursor, encode_cursor
 from rekindle.photos import quota
 from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.uploads import ReceivedFile
+from rekindle.scans.cleanup import release_if_unused
 from rekindle.storage import ObjectStore, StorageError, keys
 from rekindle.storage.orphans import discard_or_remember
 
@@ -233,8 +234,10 @@ def delete_photo(session: Session, store: ObjectStore, owner_id: str, photo_id: 
             "Storage is unavailable; the photo was not deleted. Please retry.",
             code="storage_unavailable",
         ) from exc
+    scan_id = photo.source_scan_id
     session.delete(photo)
     session.flush()
+    release_if_unused(session, store, scan_id)
 
 
 def resolve_engine(settings: Settings, requested: str | None) -> str:

@@ -1,11 +1,13 @@
-"""`rekindle restore`: restore files on disk with an engine, no server, database or queue."""
+"""`rekindle restore` and `rekindle split`: restore files on disk with an engine, or split scans
+into prints, with no server, database or queue."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from rekindle.config import Settings
@@ -14,6 +16,7 @@ from rekindle.engines.registry import UnknownEngine, restoration_engine
 from rekindle.errors import AppError
 from rekindle.imaging.decode import register_heif
 from rekindle.imaging.preprocess import preprocess
+from rekindle.imaging.scans import load_scan, split_scan
 from rekindle.restoration.runner import _as_jpeg
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
@@ -44,6 +47,7 @@ def restore_files(
     colorize: bool = False,
     prompt: str | None = None,
     mask: Path | None = None,
+    split: bool = False,
     report: Callable[[str], None] = print,
 ) -> list[Path]:
     """Restore each input to its output path (JPEG). Reports one line per file; returns the inputs
@@ -52,6 +56,8 @@ def restore_files(
     mask: an image file marking damage (white or any non-zero gray = damaged), of any size: it is
     scaled to each photo. A mask that cannot be read, or an engine that takes no mask, fails
     every input with one line.
+    split=True: each input is a scan; every print found in it is restored to
+    `output/{stem}-{n}.jpg` (n from 1).
     """
     register_heif()
     try:
@@ -70,10 +76,10 @@ def restore_files(
             report(f"error: mask {mask}: {exc}")
             return list(inputs)
     failures = []
-    for source, target in zip(inputs, output_paths(inputs, output), strict=True):
+    for source, target, data in _sources(inputs, output, split):
         try:
             prepared = preprocess(
-                source.read_bytes(),
+                data(),
                 max_side=settings.max_side_pixels,
                 max_decode_bytes=settings.max_decode_bytes,
             )
@@ -95,7 +101,8 @@ def restore_files(
             if isinstance(exc, EngineError) and exc.detail:  # the provider's own words
                 reason = f"{reason}: {exc.detail}"
             report(f"{source}: cannot restore: {reason}")
-            failures.append(source)
+            if source not in failures:
+                failures.append(source)
             continue
         report(f"{source} -> {target}")
     return failures
@@ -127,3 +134,66 @@ def scaled_mask(mask: Image.Image, size: tuple[int, int]) -> bytes:
     buf = io.BytesIO()
     binary.save(buf, "PNG")
     return buf.getvalue()
+
+
+def _sources(
+    inputs: list[Path], output: Path, split: bool
+) -> Iterator[tuple[Path, Path, Callable[[], bytes]]]:
+    """(input, output path, a function giving the bytes to restore) for every photo to restore:
+    one per input, or with `split` one per print of each input scan. A scan that cannot be read
+    is given as one entry whose bytes raise the reading error."""
+    if not split:
+        for source, target in zip(inputs, output_paths(inputs, output), strict=True):
+            yield source, target, source.read_bytes
+        return
+    for source, folder_target in zip(inputs, output_paths(inputs, output), strict=True):
+        try:
+            prints = split_scan(load_scan(source.read_bytes()))
+        except (OSError, AppError) as exc:
+            yield source, folder_target, _raiser(exc)
+            continue
+        for number, (_, rgb) in enumerate(prints, start=1):
+            target = output / f"{source.stem}-{number}.jpg"
+            yield source, target, _png_of(rgb)
+
+
+def _raiser(exc: Exception) -> Callable[[], bytes]:
+    def read() -> bytes:
+        raise exc
+
+    return read
+
+
+def _png_of(rgb: np.ndarray) -> Callable[[], bytes]:
+    def encode() -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)
+        return buffer.getvalue()
+
+    return encode
+
+
+def split_files(
+    scans: list[Path], output: Path, *, border: bool = True, report: Callable[[str], None] = print
+) -> list[Path]:
+    """Write every print of each scan to `output/{stem}-{n}.jpg` (JPEG quality 95), straightened
+    and cropped (`border=False` also trims white borders). Reports one line per scan; returns the
+    scans that could not be read."""
+    register_heif()
+    failures = []
+    for scan in scans:
+        try:
+            prints = split_scan(load_scan(scan.read_bytes()), border=border)
+        except (OSError, AppError) as exc:
+            reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
+            report(f"{scan}: cannot split: {reason}")
+            failures.append(scan)
+            continue
+        output.mkdir(parents=True, exist_ok=True)
+        names = []
+        for number, (_, rgb) in enumerate(prints, start=1):
+            target = output / f"{scan.stem}-{number}.jpg"
+            Image.fromarray(rgb).save(target, format="JPEG", quality=95)
+            names.append(target.name)
+        report(f"{scan}: {len(prints)} print(s) -> {', '.join(names)}")
+    return failures

@@ -112,3 +112,8 @@ def photo_id_of(key: str) -> uuid.UUID | None:
         return uuid.UUID(candidate)
     except ValueError:
         return None
+
+
+def scan_key(owner_id: str, scan_id: uuid.UUID, extension: str) -> str:
+    """A scan of several prints (issue 16), kept while a photo cut from it lives."""
+    return f"{user_prefix(owner_id)}scans/{scan_id}.{extension}"

@@ -1,0 +1,212 @@
+"""Batch restoration (`POST /photos/restore-batch`): many photos, one price, all or nothing.
+
+The whole batch is priced up front (`PRICE_RESTORE` × photos that can be restored) and accepted
+in one transaction: when the balance cannot cover it, 402 with the total and nothing is created.
+Photos that cannot be restored now are skipped with a reason (not found, already processing,
+archived), never charged. With an `Idempotency-Key` header the first answer is stored
+(`restore_batches`) and a retry with the same key and body gets it back without a second charge;
+the same key with another body is refused (422 `idempotency_key_reused`). The attempts then run
+like single restorations, each through its engine's provider budget in the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rekindle.albums.schemas import MAX_IDS
+from rekindle.albums.service import album_photo_ids
+from rekindle.credits.ledger import balance
+from rekindle.errors import (
+    AppError,
+    BadRequest,
+    PaymentRequired,
+    ServiceUnavailable,
+    Unprocessable,
+)
+from rekindle.models import Photo, RestoreAttempt, RestoreBatch
+from rekindle.photos.schemas import RestoreAttemptOut, RestoreOptions
+from rekindle.photos.service import (
+    RESTORABLE,
+    owned_photos_query,
+    request_restore,
+    validate_restore,
+)
+from rekindle.photos.views import attempt_out
+from rekindle.restoration.runner import dispatch_restore
+from rekindle.runtime import Runtime
+
+
+class BatchRestoreIn(BaseModel):
+    """Body of `POST /photos/restore-batch`: `photo_ids` or `album_id`, and the options every
+    attempt uses (no `mask`: a mask belongs to one photo)."""
+
+    photo_ids: list[uuid.UUID] | None = Field(None, min_length=1, max_length=MAX_IDS)
+    album_id: uuid.UUID | None = None
+    options: RestoreOptions = Field(default_factory=RestoreOptions)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BatchRestoreIn:
+        if (self.photo_ids is None) == (self.album_id is None):
+            raise ValueError("give either photo_ids or album_id")
+        return self
+
+
+class BatchItem(BaseModel):
+    photo_id: uuid.UUID
+    status: str = Field(description="accepted or skipped")
+    attempt: RestoreAttemptOut | None = None
+    code: str | None = Field(None, description="Why it was skipped: photo_not_found, ...")
+    message: str | None = None
+
+
+class BatchOut(BaseModel):
+    batch_id: uuid.UUID
+    total_credits: int = Field(description="Credits charged for the accepted photos")
+    accepted: int
+    skipped: int
+    items: list[BatchItem] = Field(description="One per photo, in the order asked")
+
+
+def _skip_reason(status: str | None) -> tuple[str, str]:
+    if status is None:
+        return "photo_not_found", "No such photo."
+    if status == "processing":
+        return "restore_in_progress", "A restoration of this photo is already running."
+    if status == "archived":
+        return "photo_archived", "The photo is archived; unarchive it to restore it."
+    return "photo_not_restorable", f"A photo that is {status} cannot be restored."
+
+
+def _request_hash(body: BatchRestoreIn) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _stored(session: Session, owner_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
+    found = session.scalars(
+        select(RestoreBatch).where(
+            RestoreBatch.owner_id == owner_id, RestoreBatch.idempotency_key == key
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    if found.request_hash != request_hash:
+        raise Unprocessable(
+            "This Idempotency-Key was used for a different batch; use a new key.",
+            code="idempotency_key_reused",
+        )
+    return found.response
+
+
+def restore_batch(
+    runtime: Runtime,
+    session: Session,
+    owner_id: str,
+    body: BatchRestoreIn,
+    *,
+    idempotency_key: str | None,
+    base_url: str,
+) -> dict[str, Any]:
+    """Accept a batch and queue its attempts; returns the answer (`BatchOut` as JSON).
+
+    Raises PaymentRequired (402 `insufficient_credits`, `required` = the batch's total), NotFound
+    (`album_not_found`), BadRequest (`mask_not_allowed`, `unknown_engine`), Unprocessable
+    (`option_unsupported`, `idempotency_key_reused`). Commits."""
+    settings = runtime.settings
+    request_hash = _request_hash(body)
+    if idempotency_key is not None:
+        replay = _stored(session, owner_id, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+    if body.options.mask is not None:
+        raise BadRequest(
+            "A mask belongs to one photo; restore it on its own.", code="mask_not_allowed"
+        )
+    validated = validate_restore(settings, body.options)
+    if body.photo_ids is not None:
+        asked = body.photo_ids
+    else:
+        assert body.album_id is not None  # the schema requires one of the two
+        asked = album_photo_ids(session, owner_id, body.album_id)
+    wanted = list(dict.fromkeys(asked))
+    photos = {
+        photo.id: photo
+        for photo in session.scalars(owned_photos_query(owner_id).where(Photo.id.in_(wanted)))
+    }
+    restorable = [pid for pid in wanted if pid in photos and photos[pid].status in RESTORABLE]
+    total = settings.price_restore * len(restorable)
+    have = balance(session, owner_id)
+    if total > have:
+        raise PaymentRequired(
+            f"This batch costs {total} credits and your balance is {have}; buy credits or "
+            "choose fewer photos.",
+            extra={"required": total, "balance": have},
+        )
+    batch_id = uuid.uuid4()
+    items: list[BatchItem] = []
+    accepted: list[RestoreAttempt] = []
+    for photo_id in wanted:
+        photo = photos.get(photo_id)
+        if photo is None or photo.status not in RESTORABLE:
+            code, message = _skip_reason(photo.status if photo else None)
+            items.append(BatchItem(photo_id=photo_id, status="skipped", code=code, message=message))
+            continue
+        try:
+            with session.begin_nested():
+                attempt = request_restore(
+                    session, settings, owner_id, photo_id, body.options, validated=validated
+                )
+                attempt.params = {**attempt.params, "batch_id": str(batch_id)}
+        except AppError as exc:
+            if exc.status != 409:
+                raise  # a 402 here (the balance changed meanwhile) refuses the whole batch
+            items.append(
+                BatchItem(photo_id=photo_id, status="skipped", code=exc.code, message=exc.message)
+            )
+            continue
+        accepted.append(attempt)
+        items.append(BatchItem(photo_id=photo_id, status="accepted"))
+    session.flush()
+    by_photo = {attempt.photo_id: attempt for attempt in accepted}
+    for item in items:
+        if item.status == "accepted":
+            item.attempt = attempt_out(by_photo[item.photo_id], runtime.store, base_url)
+    answer = BatchOut(
+        batch_id=batch_id,
+        total_credits=settings.price_restore * len(accepted),
+        accepted=len(accepted),
+        skipped=len(items) - len(accepted),
+        items=items,
+    ).model_dump(mode="json")
+    session.add(
+        RestoreBatch(
+            id=batch_id,
+            owner_id=owner_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            response=answer,
+        )
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        # The same key won a race in another request: its answer stands, this one is undone.
+        session.rollback()
+        replay = _stored(session, owner_id, idempotency_key or "", request_hash)
+        if replay is None:
+            raise
+        return replay
+    for attempt in accepted:
+        # A queue outage fails (and refunds) that attempt; the others still run.
+        with contextlib.suppress(ServiceUnavailable):
+            dispatch_restore(runtime, attempt.id)
+    return answer

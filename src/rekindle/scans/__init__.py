@@ -1,0 +1,1 @@
+"""Scans of several prints: upload, detect, adjust, cut into photos."""
