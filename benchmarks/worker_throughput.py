@@ -223,9 +223,9 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
             stack, env, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)
         )
         base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz")
+        wait_http(f"{base}/healthz", timeout=300)
         worker = _rekindle(stack, env, "worker", "--pool=threads", f"--concurrency={args.threads}")
-        wait_http(f"{base}/readyz")
+        wait_http(f"{base}/readyz", timeout=300)
         from rekindle.auth.tokens import TokenVerifier
         from rekindle.config import Settings
 
