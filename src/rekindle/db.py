@@ -72,7 +72,11 @@ def make_engine(url: str) -> Engine:
         # on (anyio's default limiter) and the worker's default 32 threads, so a request or task
         # never waits for the pool (an upload holds its connection while the file is validated and
         # stored). PostgreSQL's max_connections must cover 50 x (API replicas + workers).
-        kwargs.update(pool_size=10, max_overflow=40)
+        # All 50 are kept once opened (no overflow): an overflow connection is closed as soon as
+        # it is returned to a full pool, so a busy worker opened a new PostgreSQL connection
+        # (a backend process, TCP and authentication) for most of its short transactions
+        # (issue 16, docs/benchmarks.md "Worker throughput"). Connections still open lazily.
+        kwargs.update(pool_size=50, max_overflow=0)
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

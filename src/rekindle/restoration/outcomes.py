@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from rekindle.credits.ledger import charge_reference, refund
 from rekindle.db import utcnow
@@ -26,7 +26,12 @@ def mark_processing(session: Session, attempt_id: uuid.UUID) -> RestoreAttempt |
     ).rowcount  # type: ignore[attr-defined]
     if not taken:
         return None
-    return session.scalars(select(RestoreAttempt).where(RestoreAttempt.id == attempt_id)).one()
+    # its photo in the same SELECT: the worker reads it next (one round trip fewer, issue 16)
+    return session.scalars(
+        select(RestoreAttempt)
+        .where(RestoreAttempt.id == attempt_id)
+        .options(joinedload(RestoreAttempt.photo))
+    ).one()
 
 
 def _stored_bytes(params: dict[str, object]) -> int:

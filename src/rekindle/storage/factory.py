@@ -32,6 +32,8 @@ def make_store(settings: Settings) -> ObjectStore:
             cloudfront_domain=settings.cloudfront_domain,
             public_endpoint_url=settings.s3_public_endpoint_url,
             cloudfront_signer=signer,
+            # a worker runs up to WORKER_CONCURRENCY tasks at once (the API: 40 threads)
+            max_pool_connections=max(64, settings.worker_concurrency + 8),
         )
     return LocalStore(
         settings.data_dir / "objects",

@@ -58,6 +58,7 @@ class S3Store:
         cloudfront_domain: str | None,
         public_endpoint_url: str | None = None,
         cloudfront_signer: CloudFrontSigner | None = None,
+        max_pool_connections: int = 64,
     ) -> None:
         self.bucket = bucket
         self._ttl = ttl_seconds
@@ -68,7 +69,9 @@ class S3Store:
             retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,
-            max_pool_connections=64,
+            # At least one per thread that may call S3 at once: a connection returned to a full
+            # urllib3 pool is closed, and the next call pays a new TCP connection (issue 16).
+            max_pool_connections=max_pool_connections,
         )
         credentials = {
             "region_name": region,

@@ -1,0 +1,345 @@
+"""Worker throughput for big batches (issue 16): restorations/s, % of ideal, failures and CPU
+milliseconds per attempt of the API and of ONE worker, on the production stack.
+
+The stack: `rekindle serve --no-worker` and `rekindle worker --pool=threads` as separate processes,
+a fresh PostgreSQL database, Redis (TEST_REDIS_URL, default redis://127.0.0.1:6379/5, flushed),
+`moto_server` for S3, and the local SiliconFlow stand-in (tests/engines/fakes) in this process.
+Each scenario uploads N small photos (240×320 JPEG) as one user (credits enough for all; rate
+limits off), sends the N restore requests with `--clients` concurrent HTTP clients, and waits for
+every attempt to end (polling PostgreSQL directly, so the API does not pay for the polling).
+
+Scenarios (same run, same processes):
+- `instant`: the provider answers at once; restorations/s is the stack's ceiling.
+- `delay2s`: the provider answers after 2 s; ideal = min(N, in-flight limit) / 2 s per 2 s, so
+  % of ideal = (N / wall) / (threads / 2 s).
+
+CPU ms per attempt = (user + sys time of the process during the restore phase, from /proc) / N,
+for the API process and the worker process. It is much less sensitive to a busy machine than the
+wall-clock figures. `--profile DIR` also records the worker with `py-spy record` (speedscope/raw).
+
+    uv run python -m benchmarks.worker_throughput [--count 400] [--threads 128] [--clients 32]
+        [--scenarios instant,delay2s] [--profile benchmarks/results/profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from benchmarks.load import ProcessStats, _stop, free_port, wait_http
+
+REPO = Path(__file__).resolve().parents[1]
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _photo_bytes() -> bytes:
+    rng = np.random.default_rng(7)
+    out = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _services(stack: ExitStack, data_dir: Path) -> dict[str, str]:
+    import boto3
+    import psycopg
+    import redis
+
+    name = f"rekindle_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    stack.callback(drop)
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+    redis.Redis.from_url(redis_url).flushdb()
+    s3_port = free_port()
+    moto = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(_stop, moto)
+    endpoint = f"http://127.0.0.1:{s3_port}"
+    wait_http(f"{endpoint}/")
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="rekindle-bench")
+    return {
+        "REKINDLE_DATA_DIR": str(data_dir),
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
+        "REDIS_URL": redis_url,
+        "S3_BUCKET": "rekindle-bench",
+        "S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "RATE_LIMIT_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def _rekindle(stack: ExitStack, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rekindle", *args],
+        env={**os.environ, **env},
+        cwd=env["REKINDLE_DATA_DIR"],
+        stdout=subprocess.DEVNULL,
+    )
+    stack.callback(_stop, process)
+    return process
+
+
+def _scenario(
+    client: httpx.Client,
+    database_url: str,
+    token: str,
+    count: int,
+    clients: int,
+    stats: dict[str, ProcessStats],
+) -> dict[str, Any]:
+    import psycopg
+
+    headers = {"Authorization": f"Bearer {token}"}
+    data = _photo_bytes()
+
+    def upload(_: int) -> str:
+        response = client.post(
+            "/api/v1/photos", headers=headers, files={"file": ("p.jpg", data, "image/jpeg")}
+        )
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    def restore(photo_id: str) -> int:
+        response = client.post(
+            f"/api/v1/photos/{photo_id}/restore", headers=headers, json={"engine": "siliconflow"}
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(clients) as pool:
+        photo_ids = list(pool.map(upload, range(count)))
+        with psycopg.connect(database_url, autocommit=True) as db:
+            before_rows, failed_before = db.execute(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'failed') FROM restore_attempts"
+            ).fetchone()
+            sessions_before = _pg_sessions(db)
+        time.sleep(1)
+        for stat in stats.values():
+            stat.sample()
+        cpu_before = {name: stat.cpu_seconds for name, stat in stats.items()}
+        started = time.monotonic()
+        accepted = list(pool.map(restore, photo_ids))
+    accept_wall = time.monotonic() - started
+    ok = accepted.count(202)
+    with psycopg.connect(database_url, autocommit=True) as db:
+        while True:
+            done, failed = db.execute(
+                "SELECT count(*) FILTER (WHERE status IN ('completed', 'failed')),"
+                " count(*) FILTER (WHERE status = 'failed') FROM restore_attempts"
+            ).fetchone()
+            if done - before_rows >= ok:
+                break
+            time.sleep(0.1)
+        wall = time.monotonic() - started
+        sessions_opened = _pg_sessions(db) - sessions_before
+    for stat in stats.values():
+        stat.sample()
+    cpu = {name: stats[name].cpu_seconds - cpu_before[name] for name in stats}
+    return {
+        "count": count,
+        "accepted": ok,
+        "refused": {str(s): accepted.count(s) for s in set(accepted) if s != 202},
+        "failed": int(failed - failed_before),
+        "wall_seconds": round(wall, 2),
+        "accept_seconds": round(accept_wall, 2),
+        "per_second": round(count / wall, 2),
+        "cpu_ms_per_attempt": {name: round(1000 * c / count, 2) for name, c in cpu.items()},
+        "cpu_ms_per_attempt_total": round(1000 * sum(cpu.values()) / count, 2),
+        "pg_sessions_per_attempt": round(sessions_opened / count, 2),
+    }
+
+
+def _pg_sessions(db: Any) -> int:
+    """Connections ever opened to this database (PostgreSQL >= 14; stats lag up to 1 s)."""
+    time.sleep(1)
+    db.execute("SELECT pg_stat_clear_snapshot()")
+    row = db.execute(
+        "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()
+    return int(row[0])
+
+
+def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str, Any]:
+    """Start the stack with the code in `src` (None: this checkout) and run every scenario."""
+    from tests.engines.fakes.siliconflow import API_KEY
+
+    label = "this checkout" if src is None else str(src)
+    results: dict[str, Any] = {}
+    with ExitStack() as stack:
+        data_dir = Path(tempfile.mkdtemp(prefix="rekindle-bench-"))
+        stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
+        env = _services(stack, data_dir)
+        env.update(
+            REKINDLE_ENGINES_ALLOWED="classic,siliconflow",
+            SILICONFLOW_API_KEY=API_KEY,
+            SILICONFLOW_API_URL=fake.api_url,
+            SILICONFLOW_MAX_IN_FLIGHT=str(args.threads),
+            WORKER_CONCURRENCY=str(args.threads),
+            FREE_CREDITS=str(10 * args.count * 3),
+        )
+        if src is not None:
+            env["PYTHONPATH"] = f"{src}{os.pathsep}{REPO}"
+        subprocess.run(
+            [sys.executable, "-m", "rekindle", "migrate"],
+            env={**os.environ, **env},
+            cwd=data_dir,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        port = free_port()
+        api = _rekindle(
+            stack, env, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", timeout=300)
+        worker = _rekindle(stack, env, "worker", "--pool=threads", f"--concurrency={args.threads}")
+        wait_http(f"{base}/readyz", timeout=300)
+        from rekindle.auth.tokens import TokenVerifier
+        from rekindle.config import Settings
+
+        verifier = TokenVerifier(Settings(_env_file=None, rekindle_data_dir=data_dir))  # type: ignore[call-arg]
+        token = verifier.issue_local(f"bench-{uuid.uuid4().hex[:6]}", None, 7200)
+        stats = {"api": ProcessStats(api.pid), "worker": ProcessStats(worker.pid)}
+        database_url = env["DATABASE_URL"]
+        limits = httpx.Limits(max_connections=args.clients + 4)
+        with httpx.Client(base_url=base, timeout=120, limits=limits) as client:
+            # warm-up (imports, pools, the first task), neither measured nor profiled
+            fake.delay = 0.0
+            _scenario(client, database_url, token, 20, args.clients, stats)
+            if args.profile:
+                folder = args.profile / ("baseline" if src is not None else "current")
+                folder.mkdir(parents=True, exist_ok=True)
+                for name, pid in (("worker", worker.pid), ("api", api.pid)):
+                    spy = subprocess.Popen(
+                        [
+                            str(Path(sys.executable).parent / "py-spy"),
+                            *(
+                                "record",
+                                "--pid",
+                                str(pid),
+                                "--rate",
+                                "100",
+                                "--gil",
+                                "--nonblocking",
+                            ),
+                            *("--format", "raw", "-o", str(folder / f"{name}.txt")),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                    stack.callback(_interrupt, spy)
+            for scenario in args.scenarios.split(","):
+                fake.delay = 2.0 if scenario == "delay2s" else 0.0
+                r = _scenario(client, database_url, token, args.count, args.clients, stats)
+                if scenario == "delay2s":
+                    ideal = min(args.threads, args.count) / fake.delay
+                    r["ideal_per_second"] = ideal
+                    r["percent_of_ideal"] = round(100 * r["per_second"] / ideal, 1)
+                results[scenario] = r
+                print(
+                    f"{label}: {scenario:8} {args.count} restorations in {r['wall_seconds']} s ="
+                    f" {r['per_second']}/s"
+                    + (f" ({r['percent_of_ideal']}% of ideal)" if "percent_of_ideal" in r else "")
+                    + f", failed {r['failed']}, refused {r['refused']}, CPU ms/attempt:"
+                    f" api {r['cpu_ms_per_attempt']['api']}, worker"
+                    f" {r['cpu_ms_per_attempt']['worker']},"
+                    f" PostgreSQL connections opened/attempt {r['pg_sessions_per_attempt']}",
+                    flush=True,
+                )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=128, help="worker thread pool size")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--scenarios", default="instant,delay2s")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy output folder")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="a `src` folder of another version (e.g. `git archive main src`), run first",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = parser.parse_args()
+
+    from tests.engines.fakes import FakeSiliconFlow
+
+    results: dict[str, Any] = {}
+    with FakeSiliconFlow() as fake:
+        fake.payloads = _NoList()  # 500 base64 images otherwise
+        if args.baseline_src:
+            results["baseline"] = _variant(args, fake, args.baseline_src.resolve())
+        results["current"] = _variant(args, fake, None)
+    if args.baseline_src:
+        for scenario in args.scenarios.split(","):
+            old, new = results["baseline"][scenario], results["current"][scenario]
+            print(
+                f"{scenario}: CPU ms/attempt (api + worker) {old['cpu_ms_per_attempt_total']} ->"
+                f" {new['cpu_ms_per_attempt_total']}"
+                f" ({new['cpu_ms_per_attempt_total'] / old['cpu_ms_per_attempt_total']:.2f}x);"
+                f" restorations/s {old['per_second']} -> {new['per_second']}"
+                f" ({new['per_second'] / old['per_second']:.2f}x)"
+            )
+    results["machine"] = {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()}
+    results["threads"] = args.threads
+    results["clients"] = args.clients
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+class _NoList(list):  # type: ignore[type-arg]
+    """The fake keeps every request body; a benchmark does not need them."""
+
+    def append(self, _: object) -> None:
+        pass
+
+
+def _interrupt(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+if __name__ == "__main__":
+    main()
