@@ -13,6 +13,7 @@ import boto3
 import httpx
 import pytest
 
+from rekindle.imaging.display import make_display_copy
 from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.storage import keys
 from tests.accounts.conftest import api_stack
@@ -20,8 +21,10 @@ from tests.credits.helpers import small_jpeg
 from tests.support.stack import Stack
 
 PHOTO = small_jpeg(seed=7, size=(640, 480))
-STORED = len(PHOTO) + len(make_thumbnail(PHOTO, size=400))
-"""What one upload of PHOTO stores: the original and its thumbnail (default thumbnail size)."""
+DISPLAY = make_display_copy(PHOTO, max_side=2560)
+STORED = len(PHOTO) + len(DISPLAY) + len(make_thumbnail(DISPLAY, size=400))
+"""What one upload of PHOTO stores: the original, its display copy and its thumbnail (made from
+the display copy; default sizes)."""
 
 
 @pytest.fixture(scope="module", params=["embedded", "production"])

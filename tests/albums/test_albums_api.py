@@ -19,6 +19,7 @@ from benchmarks.scans.synth import load_photos, make_scan
 from tests.credits.helpers import balance, new_user, upload
 from tests.support.services import shared_photo
 from tests.support.stack import Stack
+from tests.web.sse import SSEClient
 
 API = "/api/v1"
 
@@ -45,7 +46,8 @@ def _post_scan(stack: Stack, user: str, data: bytes, **params: Any) -> Any:
 
 def _wait_ready(stack: Stack, user: str, photo_ids: list[str]) -> None:
     for photo_id in photo_ids:
-        assert stack.wait_for_photo(photo_id, ("ready",), user=user)["status"] == "ready"
+        photo = stack.wait_for_photo(photo_id, ("ready", "uploaded"), user=user, timeout=120)
+        assert photo["status"] == "ready", photo["restore_attempts"][:1]
 
 
 def test_scan_split_batch_restored_and_exported(stack: Stack, three_print_scan: bytes) -> None:
@@ -255,3 +257,23 @@ def test_albums_crud_and_ownership(stack: Stack) -> None:
     )
     assert deleted.status_code == 204
     assert stack.client.get(f"{API}/photos/{mine[1]}", headers=auth).status_code == 404
+
+
+def test_batch_progress_arrives_in_the_live_events(stack: Stack) -> None:
+    user = new_user(stack, "progress", credits=5)
+    photos = [upload(stack, user, seed)["id"] for seed in range(2)]
+    stream = SSEClient(stack.base_url, f"{API}/events", stack.auth(user)).open()
+    try:
+        stream.next(event="ready")
+        batch = stack.client.post(
+            f"{API}/photos/restore-batch", json={"photo_ids": photos}, headers=stack.auth(user)
+        ).json()
+        while True:
+            frame = stream.next(timeout=60, event="batch")
+            assert frame.data["batch_id"] == batch["batch_id"]
+            assert frame.data["total"] == 2
+            if frame.data["done"]:
+                break
+    finally:
+        stream.close()
+    assert frame.data["completed"] == 2 and frame.data["failed"] == 0

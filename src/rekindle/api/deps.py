@@ -17,7 +17,7 @@ from rekindle.errors import Unauthorized
 from rekindle.logcontext import bind
 from rekindle.models import User
 from rekindle.runtime import Runtime
-from rekindle.users import ensure_user
+from rekindle.users import account_deleted, ensure_user, is_deleted
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -72,6 +72,8 @@ def current_user(
     by_id = select(User).where(User.id == identity.subject)
     with session_scope(runtime.sessions) as session:
         if identity.session_id and not session_is_active(session, identity.session_id):
+            if is_deleted(session, identity.subject):  # the account went with its sessions
+                raise account_deleted()
             raise Unauthorized(
                 "This sign-in session has ended; please sign in again.", code="session_revoked"
             )

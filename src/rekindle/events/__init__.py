@@ -73,7 +73,8 @@ def publish(target: Settings | Runtime, user_id: str, event: dict[str, Any]) -> 
 
 def publish_restore_attempt(runtime: Runtime, attempt_id: uuid.UUID) -> str | None:
     """Publish the current state of restore attempt `attempt_id` (read back after the commit, so the
-    event never runs ahead of the database). Never raises; returns the event id or None."""
+    event never runs ahead of the database), and, for an attempt of a batch, the batch's progress
+    (`batch_event`). Never raises; returns the attempt event's id or None."""
     from sqlalchemy import select
 
     from rekindle.models import Photo, RestoreAttempt
@@ -81,19 +82,64 @@ def publish_restore_attempt(runtime: Runtime, attempt_id: uuid.UUID) -> str | No
     try:
         with runtime.sessions() as session:
             row = session.execute(
-                select(RestoreAttempt.status, Photo.id, Photo.owner_id, Photo.status)
+                select(
+                    RestoreAttempt.status,
+                    RestoreAttempt.params,
+                    Photo.id,
+                    Photo.owner_id,
+                    Photo.status,
+                )
                 .join(Photo, Photo.id == RestoreAttempt.photo_id)
                 .where(RestoreAttempt.id == attempt_id)
             ).one_or_none()
+            progress = None
+            if row is not None and (row.params or {}).get("batch_id"):
+                progress = batch_progress(session, row.params["batch_id"])
     except Exception:
         log.warning("could not read attempt %s for its live event", attempt_id, exc_info=True)
         return None
     if row is None:  # deleted with its photo meanwhile
         return None
-    status, photo_id, owner_id, photo_status = row
-    return publish(
+    status, _, photo_id, owner_id, photo_status = row
+    event_id = publish(
         runtime, owner_id, attempt_event("restore", photo_id, attempt_id, status, photo_status)
     )
+    if progress is not None:
+        publish(runtime, owner_id, progress)
+    return event_id
+
+
+def batch_progress(session: Any, batch_id: str) -> dict[str, Any] | None:
+    """A `batch` event: how many of the batch's attempts are in each status, with `done` true
+    once none is pending or processing. None when the batch row is gone."""
+    from sqlalchemy import func, select
+
+    from rekindle.models import RestoreAttempt, RestoreBatch
+
+    batch = session.get(RestoreBatch, uuid.UUID(batch_id))
+    if batch is None:
+        return None
+    attempt_ids = [
+        uuid.UUID(item["attempt"]["id"])
+        for item in batch.response.get("items", [])
+        if item.get("attempt")
+    ]
+    counts = {"pending": 0, "processing": 0, "completed": 0, "failed": 0}
+    if attempt_ids:
+        for status, count in session.execute(
+            select(RestoreAttempt.status, func.count())
+            .where(RestoreAttempt.id.in_(attempt_ids))
+            .group_by(RestoreAttempt.status)
+        ):
+            counts[str(status)] = count
+    return {
+        "type": "batch",
+        "batch_id": batch_id,
+        "total": len(attempt_ids),
+        **counts,
+        "done": counts["pending"] + counts["processing"] == 0,
+        "at": utcnow().isoformat(),
+    }
 
 
 def publish_animation_attempt(runtime: Runtime, attempt_id: uuid.UUID, *, hd: bool) -> str | None:

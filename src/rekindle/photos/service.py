@@ -68,6 +68,7 @@ def create_photo(
     *,
     sessions: sessionmaker[Session],
     email: str | None = None,
+    precheck: bool = True,
 ) -> Photo:
     """Validate an upload, store the original, its JPEG display copy and a thumbnail, and add the photo row (flushed, not
     committed: the caller commits, and calls `discard_new_photo_objects` if that fails).
@@ -79,7 +80,8 @@ def create_photo(
     errors (UnsupportedMediaType, InvalidImage) for bad files, and `photos.quota`'s
     StorageQuotaExceeded (413) and DailyUploadsExceeded (429) past the user's limits.
     """
-    quota.precheck(sessions, settings, owner_id, upload.size_bytes)
+    if precheck:  # on its own connection: only before the caller's transaction has begun
+        quota.precheck(sessions, settings, owner_id, upload.size_bytes)
     with decode_slot(settings.decode_max_parallel):
         info = inspect_image(
             upload.path,

@@ -66,9 +66,10 @@ def upload_scan(
 ) -> ScanOut:
     """Split a scan into one photo per print (straightened, cropped), or with `preview=true`
     answer the detected prints for `POST /scans/{id}/photos` to confirm."""
-    if album_id is not None:
-        get_album(session, user.id, album_id)
     with receive_upload(file.file, file.filename, runtime.settings.max_upload_bytes) as received:
+        service.check_quota(runtime.sessions, runtime.settings, user.id, received.size_bytes)
+        if album_id is not None:
+            get_album(session, user.id, album_id)
         scan, rgb = service.store_scan(
             session,
             runtime.store,
@@ -131,6 +132,7 @@ def cut_scan(
     base_url: BaseUrl,
 ) -> ScanOut:
     """Cut the given (possibly edited) prints out of a previewed scan into photos."""
+    service.check_quota(runtime.sessions, runtime.settings, user.id, 0)
     scan = service.get_scan(session, user.id, scan_id)
     if body.album_id is not None:
         get_album(session, user.id, body.album_id)

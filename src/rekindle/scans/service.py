@@ -27,6 +27,7 @@ from rekindle.errors import BadRequest, NotFound, ServiceUnavailable
 from rekindle.imaging.scans import detect_prints, extract_print, load_scan, order_corners
 from rekindle.imaging.validate import inspect_image
 from rekindle.models import AlbumPhoto, Photo, Scan
+from rekindle.photos import quota
 from rekindle.photos import service as photos
 from rekindle.photos.uploads import ReceivedFile
 from rekindle.storage import ObjectStore, StorageError, keys
@@ -102,6 +103,15 @@ def store_scan(
     session.add(scan)
     session.flush()
     return scan, rgb
+
+
+def check_quota(
+    sessions: sessionmaker[Session], settings: Settings, owner_id: str, size: int
+) -> None:
+    """Refuse a scan early when the user's storage or daily uploads are spent (413/429
+    `quota_exceeded`). Call it before the request's transaction begins: it reads on a connection
+    of its own, which SQLite's write lock would keep waiting."""
+    quota.precheck(sessions, settings, owner_id, size)
 
 
 def validate_quads(
@@ -198,7 +208,11 @@ def _store_print(
         received = ReceivedFile(
             Path(tmp.name), len(data), hashlib.sha256(data).hexdigest(), filename
         )
-        return photos.create_photo(session, store, settings, owner_id, received, sessions=sessions)
+        # The quota is checked once for the scan before its transaction began (`check_quota`);
+        # `create_photo` still reserves each print's bytes in this transaction.
+        return photos.create_photo(
+            session, store, settings, owner_id, received, sessions=sessions, precheck=False
+        )
 
 
 def discard_photos(
