@@ -206,7 +206,7 @@ def test_without_smtp_accounts_are_active_at_once_when_allowed(
         ).json()
         assert account["credit_balance"] == stack.settings.free_credits  # SIGNUP_CREDITS unset
         taken = stack.client.post(
-            "/api/v1/auth/signup", json={"email": email, "password": "x" * 12}
+            "/api/v1/auth/signup", json={"email": email, "password": PASSWORD}
         )
         assert taken.status_code == 409 and taken.json()["error"]["code"] == "email_taken"
 

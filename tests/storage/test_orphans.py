@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, Table, insert, select
+from sqlalchemy import MetaData, Table, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from rekindle.config import Settings
@@ -110,18 +110,18 @@ def test_remember_logs_the_keys_when_the_database_is_down(
     assert "users/u/processed/k.png" in record.getMessage()
 
 
-_LATER_COLUMNS = {"stored_bytes", "uploads_day", "uploads_today"}  # revision 0006
 _PHOTO_FIELDS = ("id", "owner_id", "original_key", "size_bytes", "mime_type")
 _PHOTO_FIELDS += ("checksum_sha256", "width", "height")
 
 
 def _insert_as_of_0004(session: Session, model: Any, **values: Any) -> None:
-    """Insert a row of `model` into its table as revision 0004 left it (the ORM would name
-    columns that do not exist yet)."""
+    """Insert a row of `model` into its table as revision 0004 left it: only the columns the
+    database has (the ORM would name columns later revisions add)."""
+    present = {c["name"] for c in inspect(session.connection()).get_columns(model.__tablename__)}
     old = Table(
         model.__tablename__,
         MetaData(),
-        *[c._copy() for c in model.__table__.c if c.name not in _LATER_COLUMNS],
+        *[c._copy() for c in model.__table__.c if c.name in present],
     )
     session.execute(insert(old).values(**values))
 
@@ -141,15 +141,15 @@ def test_the_upgrade_keeps_what_failed_attempts_recorded(settings: Settings) -> 
             _insert_as_of_0004(
                 session, Photo, **{name: getattr(row, name) for name in _PHOTO_FIELDS}
             )
-            session.add(
-                RestoreAttempt(
-                    id=attempt_id,
-                    photo_id=photo_id,
-                    status="failed",
-                    engine="siliconflow",
-                    params={"orphan_keys": [left]},
-                    photo_status_before="uploaded",
-                )
+            _insert_as_of_0004(
+                session,
+                RestoreAttempt,
+                id=attempt_id,
+                photo_id=photo_id,
+                status="failed",
+                engine="siliconflow",
+                params={"orphan_keys": [left]},
+                photo_status_before="uploaded",
             )
         upgrade(settings.sqlalchemy_url)
         assert _recorded(runtime) == {left: f"restore attempt {attempt_id} failed"}

@@ -290,7 +290,8 @@ def signup(
     return SignupResponse(status=status, **token.model_dump())
 
 
-@router.get("/verify", response_class=RedirectResponse, status_code=303)
+# A link for browsers (it only redirects), not an API operation: kept out of the OpenAPI schema.
+@router.get("/verify", response_class=RedirectResponse, status_code=303, include_in_schema=False)
 def verify(
     request: Request,
     runtime: RuntimeDep,

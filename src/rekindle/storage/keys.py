@@ -43,7 +43,7 @@ def original_key(owner_id: str, photo_id: uuid.UUID, extension: str) -> str:
 def display_key(owner_id: str, photo_id: uuid.UUID) -> str:
     """The JPEG display copy of the original, beside it (so the `processed/{photo_id}.` prefix
     of `photo_prefixes` and `photo_id_of` cover it too)."""
-    return f"users/{owner_id}/processed/{photo_id}.display.jpg"
+    return f"users/{owner_segment(owner_id)}/processed/{photo_id}.display.jpg"
 
 
 def restored_key(owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID) -> str:
@@ -57,7 +57,7 @@ def provider_input_key(owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID
 
 def mask_key(owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID) -> str:
     """The user-painted damage mask of a restore attempt (8-bit gray PNG), kept with the attempt."""
-    return f"users/{owner_id}/restored/{photo_id}/{attempt_id}_mask.png"
+    return f"users/{owner_segment(owner_id)}/restored/{photo_id}/{attempt_id}_mask.png"
 
 
 def restore_attempt_keys(owner_id: str, photo_id: uuid.UUID, attempt_id: uuid.UUID) -> list[str]:
