@@ -346,7 +346,12 @@ def referenced_keys(stack: Stack) -> set[str]:
     with stack.runtime.sessions() as session:
         found: set[str | None] = set()
         for photo in session.scalars(select(Photo)):
-            found |= {photo.original_key, photo.thumbnail_key, photo.processed_key}
+            found |= {
+                photo.original_key,
+                photo.thumbnail_key,
+                photo.processed_key,
+                photo.display_key,
+            }
         for attempt in session.scalars(select(RestoreAttempt)):
             found |= {attempt.s3_key, attempt.thumbnail_key}
         for animation in session.scalars(select(AnimationAttempt)):
