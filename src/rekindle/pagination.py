@@ -6,8 +6,14 @@ import base64
 import binascii
 import uuid
 from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import Session
 
 from rekindle.errors import BadRequest
+
+Row = TypeVar("Row")
 
 
 def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
@@ -29,3 +35,21 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         return when.astimezone(UTC), uuid.UUID(row_id)
     except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadRequest("The cursor is not valid.", code="invalid_cursor") from exc
+
+
+def newest_first_page(
+    session: Session, query: Select[Row], model: Any, *, cursor: str | None, limit: int
+) -> tuple[list[Row], str | None]:
+    """One page of `query`'s rows of `model` (which has `created_at` and `id`), newest first, and
+    the cursor of the next page (None at the end). Raises BadRequest (`invalid_cursor`)."""
+    query = query.order_by(model.created_at.desc(), model.id.desc())
+    if cursor:
+        created, row_id = decode_cursor(cursor)
+        query = query.where(
+            or_(model.created_at < created, and_(model.created_at == created, model.id < row_id))
+        )
+    rows = list(session.scalars(query.limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    last: Any = rows[limit - 1]
+    return rows[:limit], encode_cursor(last.created_at, last.id)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from rekindle.errors import NotFound
 from rekindle.models import Album, AlbumPhoto, Photo
-from rekindle.pagination import decode_cursor, encode_cursor
+from rekindle.pagination import newest_first_page
 from rekindle.photos.service import owned_photos_query
 
 
@@ -50,23 +50,8 @@ def list_albums(
     session: Session, owner_id: str, *, cursor: str | None, limit: int
 ) -> tuple[list[Album], str | None]:
     """A page of the owner's albums, newest first, and the next page's cursor (or None)."""
-    query = (
-        select(Album)
-        .where(Album.owner_id == owner_id)
-        .order_by(Album.created_at.desc(), Album.id.desc())
-    )
-    if cursor:
-        created, album_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Album.created_at < created, and_(Album.created_at == created, Album.id < album_id))
-        )
-    albums = list(session.scalars(query.limit(limit + 1)))
-    next_cursor = (
-        encode_cursor(albums[limit - 1].created_at, albums[limit - 1].id)
-        if len(albums) > limit
-        else None
-    )
-    return albums[:limit], next_cursor
+    query = select(Album).where(Album.owner_id == owner_id)
+    return newest_first_page(session, query, Album, cursor=cursor, limit=limit)
 
 
 def album_photos(
@@ -78,20 +63,8 @@ def album_photos(
         owned_photos_query(owner_id)
         .join(AlbumPhoto, AlbumPhoto.photo_id == Photo.id)
         .where(AlbumPhoto.album_id == album_id)
-        .order_by(Photo.created_at.desc(), Photo.id.desc())
     )
-    if cursor:
-        created, photo_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Photo.created_at < created, and_(Photo.created_at == created, Photo.id < photo_id))
-        )
-    photos = list(session.scalars(query.limit(limit + 1)))
-    next_cursor = (
-        encode_cursor(photos[limit - 1].created_at, photos[limit - 1].id)
-        if len(photos) > limit
-        else None
-    )
-    return photos[:limit], next_cursor
+    return newest_first_page(session, query, Photo, cursor=cursor, limit=limit)
 
 
 def album_photo_ids(session: Session, owner_id: str, album_id: uuid.UUID) -> list[uuid.UUID]:

@@ -7,7 +7,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from rekindle.config import Settings
@@ -29,7 +29,7 @@ from rekindle.imaging.mask import Mask, decode_mask_data_uri
 from rekindle.imaging.thumbnails import make_thumbnail
 from rekindle.imaging.validate import inspect_image
 from rekindle.models import AnimationAttempt, AttemptStatus, Photo, PhotoStatus, RestoreAttempt
-from rekindle.pagination import decode_cursor, encode_cursor
+from rekindle.pagination import newest_first_page
 from rekindle.photos import quota
 from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.uploads import ReceivedFile
@@ -179,23 +179,12 @@ def list_photos(
 
     `status` None lists every photo but the archived ones (seed 002: archiving takes a photo out
     of the gallery); a status lists only photos in it (`archived` for the archive)."""
-    query = owned_photos_query(owner_id).order_by(Photo.created_at.desc(), Photo.id.desc())
+    query = owned_photos_query(owner_id)
     if status is None:
         query = query.where(Photo.status != PhotoStatus.ARCHIVED)
     else:
         query = query.where(Photo.status == status)
-    if cursor:
-        created, photo_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Photo.created_at < created, and_(Photo.created_at == created, Photo.id < photo_id))
-        )
-    photos = list(session.scalars(query.limit(limit + 1)))
-    next_cursor = (
-        encode_cursor(photos[limit - 1].created_at, photos[limit - 1].id)
-        if len(photos) > limit
-        else None
-    )
-    return photos[:limit], next_cursor
+    return newest_first_page(session, query, Photo, cursor=cursor, limit=limit)
 
 
 def photo_object_keys(photo: Photo) -> list[str]:
