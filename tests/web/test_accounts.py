@@ -87,9 +87,9 @@ def test_a_new_tab_and_a_reload_stay_signed_in_until_sign_out(
         second.goto(web_stack.base_url + "/")
         second.wait_for_selector("#view-library:not([hidden])")
         second.wait_for_function("() => window.__rekindle.live === 'live'")
-        assert second.evaluate("window.__rekindle.token()") != first.evaluate(
-            "window.__rekindle.token()"
-        )
+        # Its own token, from the refresh cookie (two tokens minted in the same second for one
+        # session are byte-identical JWTs, so only its presence is checked).
+        assert second.evaluate("window.__rekindle.token()")
         # No token in storage a script could read, and the cookie is HttpOnly and strict.
         assert second.evaluate("sessionStorage.length + localStorage.length") == 0
         assert second.evaluate("document.cookie") == ""
