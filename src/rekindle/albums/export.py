@@ -4,7 +4,7 @@ optionally the originals and animations, and a `manifest.json`.
 Nothing is buffered but one stored object at a time: entries are generators that read their
 object from the store only when the ZIP reaches them, and the manifest, written last, carries the
 SHA-256 of every file as it was streamed. Entries are stored uncompressed (JPEG and MP4 do not
-compress further). A object that storage cannot give any more is left out and named in the
+compress further). An object that storage cannot give any more is left out and named in the
 manifest's `missing`.
 """
 

@@ -231,9 +231,9 @@ def discard_scan(store: ObjectStore, sessions: sessionmaker[Session], scan: Scan
 def delete_unconfirmed(
     session: Session, store: ObjectStore, owner_id: str, scan_id: uuid.UUID
 ) -> None:
-    """Delete a scan no photo was cut from (a preview the person abandoned). Raises NotFound,
-    Conflict-free: a scan that has photos is kept until the last of them goes (BadRequest
-    `scan_in_use`)."""
+    """Delete a scan no photo was cut from (a preview the person abandoned). Raises NotFound
+    (`scan_not_found`), BadRequest (`scan_in_use`: a scan with photos goes with the last of
+    them) and ServiceUnavailable (`storage_unavailable`)."""
     scan = get_scan(session, owner_id, scan_id)
     in_use = session.scalar(
         select(func.count()).select_from(Photo).where(Photo.source_scan_id == scan.id)
