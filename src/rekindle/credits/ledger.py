@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -28,7 +28,7 @@ from sqlalchemy.orm.util import identity_key
 from rekindle.errors import NotFound, PaymentRequired
 from rekindle.metrics import note_credits
 from rekindle.models import CreditLedgerEntry, LedgerKind, User
-from rekindle.pagination import decode_cursor, encode_cursor
+from rekindle.pagination import newest_first_page
 
 
 def anonymous_id(user_id: str) -> str:
@@ -239,21 +239,5 @@ def entries(
 ) -> tuple[list[CreditLedgerEntry], str | None]:
     """A page of the user's ledger, newest first, and the cursor of the next page (or None).
     Raises BadRequest (`invalid_cursor`)."""
-    query = (
-        select(CreditLedgerEntry)
-        .where(CreditLedgerEntry.user_id == user_id)
-        .order_by(CreditLedgerEntry.created_at.desc(), CreditLedgerEntry.id.desc())
-    )
-    if cursor:
-        created, entry_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                CreditLedgerEntry.created_at < created,
-                and_(CreditLedgerEntry.created_at == created, CreditLedgerEntry.id < entry_id),
-            )
-        )
-    rows = list(session.scalars(query.limit(limit + 1)))
-    next_cursor = (
-        encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    )
-    return rows[:limit], next_cursor
+    query = select(CreditLedgerEntry).where(CreditLedgerEntry.user_id == user_id)
+    return newest_first_page(session, query, CreditLedgerEntry, cursor=cursor, limit=limit)
