@@ -85,22 +85,28 @@ def test_second_restore_while_running_gets_409(stack: Stack) -> None:
     assert [a["status"] for a in again["restore_attempts"]] == ["completed", "completed"]
 
 
-def test_select_attempt_switches_processed_result(stack: Stack) -> None:
+def test_a_new_attempt_is_chosen_only_when_asked_or_nothing_was(stack: Stack) -> None:
     photo = stack.upload(shared_photo("real-old/scratch-girl-floral.png"))
     first = stack.restore(photo["id"], denoise=0.1).json()
-    stack.wait_for_photo(photo["id"], ("ready",))
+    ready = stack.wait_for_photo(photo["id"], ("ready",))
+    assert ready["selected_restore_id"] == first["id"]  # nothing was chosen yet
     second = stack.restore(photo["id"], denoise=0.9).json()
     ready = stack.wait_for_photo(photo["id"], ("ready",))
-    assert ready["selected_restore_id"] == second["id"]
+    assert ready["selected_restore_id"] == first["id"]  # the choice stands, unasked
+    first_result = next(a for a in ready["restore_attempts"] if a["id"] == first["id"])
+    assert _download(ready["processed_url"]) == _download(first_result["result_url"])
     response = stack.client.post(
         f"/api/v1/photos/{photo['id']}/selected-restore",
         headers=stack.auth(),
-        json={"attempt_id": first["id"]},
+        json={"attempt_id": second["id"]},
     )
     assert response.status_code == 200, response.text
-    assert response.json()["selected_restore_id"] == first["id"]
-    first_result = next(a for a in ready["restore_attempts"] if a["id"] == first["id"])
-    assert _download(response.json()["processed_url"]) == _download(first_result["result_url"])
+    assert response.json()["selected_restore_id"] == second["id"]
+    third = stack.restore(photo["id"], denoise=0.5, select=True).json()
+    ready = stack.wait_for_photo(photo["id"], ("ready",))
+    assert ready["selected_restore_id"] == third["id"]
+    third_result = next(a for a in ready["restore_attempts"] if a["id"] == third["id"])
+    assert _download(ready["processed_url"]) == _download(third_result["result_url"])
 
 
 def test_list_is_newest_first_with_cursor(stack: Stack) -> None:

@@ -26,6 +26,12 @@ class RestoreOptions(BaseModel):
         None, max_length=400, description="Extra instruction appended to the engine's prompt"
     )
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed (AI engines)")
+    select: bool | None = Field(
+        None,
+        description="Make this attempt the chosen result when it completes. Default: only when "
+        "the photo has no chosen result yet (a new attempt never replaces the person's choice "
+        "unasked)",
+    )
     mask: str | None = Field(
         None,
         description="Damage mask: `data:image/png;base64,...`, white = damaged, any size (scaled "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from rekindle.credits.ledger import charge_reference, refund
@@ -72,13 +72,21 @@ def mark_completed(
     ).rowcount  # type: ignore[attr-defined]
     if not done:
         return False
+    # The new result becomes the chosen one when the request asked for it, or when nothing was
+    # chosen yet; otherwise the person's choice stands (they pick with `selected-restore`).
+    chosen = bool((attempt.params.get("request") or {}).get("select"))
+    unchosen = Photo.selected_restore_id.is_(None)
     session.execute(
         update(Photo)
         .where(Photo.id == attempt.photo_id)
         .values(
             status=PhotoStatus.READY,
-            processed_key=result_key,
-            selected_restore_id=attempt_id,
+            processed_key=result_key
+            if chosen
+            else case((unchosen, result_key), else_=Photo.processed_key),
+            selected_restore_id=attempt_id
+            if chosen
+            else case((unchosen, attempt_id), else_=Photo.selected_restore_id),
             updated_at=utcnow(),
             # The result and its thumbnail count against the owner's storage quota.
             stored_bytes=Photo.stored_bytes + _stored_bytes(params),

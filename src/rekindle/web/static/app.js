@@ -1525,8 +1525,8 @@ async function chooseAttempt(attemptId, { quiet = false } = {}) {
   }
 }
 
-// The server makes each completed attempt the chosen one. When the person asked to keep their
-// choice, it is put back as soon as the new attempt completes.
+// The server keeps the chosen attempt unless the request said `select`; this also puts the
+// person's choice back should another client have changed it while the new attempt ran.
 function keepChosen(photo) {
   const keep = state.keepChoice.get(photo.id);
   if (!keep) return;
@@ -1549,6 +1549,7 @@ function restoreBody() {
   const seed = $("restore-seed").value.trim();
   if (options.has("seed") && seed !== "") body.seed = Number(seed);
   if (options.has("mask") && brush.strokes.length) body.mask = brush.toDataUrl();
+  if ($("restore-choose").checked) body.select = true;
   return body;
 }
 
