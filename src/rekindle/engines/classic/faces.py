@@ -11,7 +11,7 @@ and the rest of the box, the skin around them, is where a print's hairline crack
 from __future__ import annotations
 
 import math
-from functools import cache
+import threading
 from pathlib import Path
 
 import cv2
@@ -30,14 +30,19 @@ _FEATURES = (
 )
 
 
-@cache
+_local = threading.local()
+
+
 def _classifier() -> cv2.CascadeClassifier | None:
-    data = getattr(getattr(cv2, "data", None), "haarcascades", "")
-    path = Path(data) / _CASCADE
-    if not path.is_file():  # an OpenCV build without its data files: no face protection
-        return None
-    c = cv2.CascadeClassifier(str(path))
-    return None if c.empty() else c
+    # One classifier per thread: detectMultiScale keeps its scale pyramid in the object, and two
+    # threads sharing one fail with "(-215) 0 <= scaleIdx" (the worker restores in threads).
+    if not hasattr(_local, "cascade"):
+        data = getattr(getattr(cv2, "data", None), "haarcascades", "")
+        path = Path(data) / _CASCADE
+        c = cv2.CascadeClassifier(str(path)) if path.is_file() else None
+        # An OpenCV build without its data files: no face protection.
+        _local.cascade = None if c is None or c.empty() else c
+    return _local.cascade  # type: ignore[no-any-return]
 
 
 def find_faces(y: np.ndarray) -> list[tuple[int, int, int, int]]:
