@@ -273,8 +273,9 @@ def test_the_stream_drops_and_the_page_catches_up(web_stack: Stack, browser: Any
         photo_id = page.locator("#gallery .card").first.get_attribute("data-photo-id")
         assert photo_id
         events_before = len(stream_events(page))
-        assert web_stack.restore(photo_id, user=_subject(page)).status_code == 202
-        # (the page did not start this restoration: only polling can tell it)
+        # (the page did not start this restoration: only polling can tell it; `select` makes the
+        # new attempt the chosen one, which the card shows)
+        assert web_stack.restore(photo_id, user=_subject(page), select=True).status_code == 202
         # Polling shows the change while the stream is down: the card shows the new result.
         attempt = web_stack.wait_for_photo(photo_id, ("ready",), user=_subject(page))
         new_result = attempt["restore_attempts"][0]["id"]
