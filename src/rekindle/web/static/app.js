@@ -35,7 +35,6 @@ const state = {
   deleted: new Set(), // ids deleted here: a read that was in flight must not bring a card back
   sending: new Set(), // "restore:{id}", "animate:{id}" while that request is in flight
   compareLeftId: null, // attempt shown on the left (null: the original)
-  keepChoice: new Map(), // photo id -> attempt that stays chosen when a new attempt completes
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1037,7 +1036,6 @@ async function fetchAndRenderPhoto(id, seq) {
   }
   if (state.current && state.current.id === id) renderPhoto(photo);
   batchPhotoChanged(photo);
-  keepChosen(photo);
   renderRestoreAll();
   return photo;
 }
@@ -1525,19 +1523,6 @@ async function chooseAttempt(attemptId, { quiet = false } = {}) {
   }
 }
 
-// The server keeps the chosen attempt unless the request said `select`; this also puts the
-// person's choice back should another client have changed it while the new attempt ran.
-function keepChosen(photo) {
-  const keep = state.keepChoice.get(photo.id);
-  if (!keep) return;
-  const fresh = (photo.restore_attempts || []).find((a) => a.id === keep.newAttemptId);
-  if (!fresh || fresh.status === "pending" || fresh.status === "processing") return;
-  state.keepChoice.delete(photo.id);
-  if (photo.selected_restore_id && photo.selected_restore_id !== keep.attemptId && attemptById(photo, keep.attemptId)) {
-    if (state.current && state.current.id === photo.id) chooseAttempt(keep.attemptId, { quiet: true });
-  }
-}
-
 function restoreBody() {
   const engine = currentEngine();
   const options = new Set((engine && engine.options) || []);
@@ -1570,7 +1555,8 @@ async function restoreAgain(event) {
   const error = $("restore-error");
   error.hidden = true;
   const body = restoreBody();
-  const keepChoice = photo.selected_restore_id && !$("restore-choose").checked;
+  // The server keeps the chosen attempt unless the request says `select` (or nothing was chosen).
+  const keepChoice = photo.selected_restore_id && !body.select;
   // Renders while the request is out (live events, polling) must not re-enable the button.
   const sending = `restore:${photo.id}`;
   state.sending.add(sending);
@@ -1594,7 +1580,6 @@ async function restoreAgain(event) {
       }
     }
     sent = true;
-    if (keepChoice && accepted) state.keepChoice.set(photo.id, { attemptId: photo.selected_restore_id, newAttemptId: accepted.id });
     if (stillShown() && !keepChoice) state.compareAttemptId = null;
     if (body.mask) brush.clear();
     setPhotoStatus(photo.id, "processing");
