@@ -14,13 +14,13 @@ milliseconds and is deterministic.
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
+
+from rekindle.imaging import haar
 
 logger = logging.getLogger(__name__)
 
@@ -68,23 +68,10 @@ def find_subject(rgb: np.ndarray) -> Subject:
     return Subject((width / 4.0, height / 4.0, width / 2.0, height / 2.0), "centre")
 
 
-@functools.cache
 def _face_cascade() -> cv2.CascadeClassifier | None:
-    """The first bundled frontal-face cascade that loads, or None (OpenCV 5 wheels ship none)."""
-    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
-    if not folder:
-        return None
-    for name in FACE_CASCADES:
-        path = Path(folder) / name
-        if not path.is_file():
-            continue
-        try:
-            cascade = cv2.CascadeClassifier(str(path))
-        except cv2.error:  # pragma: no cover - depends on the OpenCV build
-            continue
-        if not cascade.empty():
-            return cascade
-    return None
+    """This thread's first bundled frontal-face cascade that loads, or None (OpenCV 5 wheels ship
+    none)."""
+    return haar.cascade(*FACE_CASCADES)
 
 
 def _faces(gray: np.ndarray) -> tuple[float, float, float, float] | None:

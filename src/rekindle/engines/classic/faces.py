@@ -11,11 +11,11 @@ and the rest of the box, the skin around them, is where a print's hairline crack
 from __future__ import annotations
 
 import math
-import threading
-from pathlib import Path
 
 import cv2
 import numpy as np
+
+from rekindle.imaging import haar
 
 _CASCADE = "haarcascade_frontalface_default.xml"
 _WORK_SIDE = 800  # faces are found on a copy whose long side is at most this (px)
@@ -30,19 +30,8 @@ _FEATURES = (
 )
 
 
-_local = threading.local()
-
-
 def _classifier() -> cv2.CascadeClassifier | None:
-    # One classifier per thread: detectMultiScale keeps its scale pyramid in the object, and two
-    # threads sharing one fail with "(-215) 0 <= scaleIdx" (the worker restores in threads).
-    if not hasattr(_local, "cascade"):
-        data = getattr(getattr(cv2, "data", None), "haarcascades", "")
-        path = Path(data) / _CASCADE
-        c = cv2.CascadeClassifier(str(path)) if path.is_file() else None
-        # An OpenCV build without its data files: no face protection.
-        _local.cascade = None if c is None or c.empty() else c
-    return _local.cascade  # type: ignore[no-any-return]
+    return haar.cascade(_CASCADE)
 
 
 def find_faces(y: np.ndarray) -> list[tuple[int, int, int, int]]:
