@@ -9,19 +9,25 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from PIL import Image
 
+from rekindle.api.upload_gate import UPLOAD_ROUTES
 from rekindle.app import create_app
+from rekindle.auth.sessions import revoke_session, start_session
 from rekindle.config import Settings
+from rekindle.db import session_scope
 from rekindle.migrate import upgrade
+from rekindle.models.deleted_subject import DeletedSubject, subject_hash
 from rekindle.runtime import Runtime
 from rekindle.server import server_config
+from rekindle.users import ensure_user
 from tests.support.stack import free_port
 
 READ_TIMEOUT = 1.0
@@ -31,6 +37,7 @@ READ_TIMEOUT = 1.0
 class Served:
     port: int
     runtime: Runtime
+    app: FastAPI
 
     @property
     def url(self) -> str:
@@ -68,7 +75,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.02)
     try:
-        yield Served(port, app.state.runtime)
+        yield Served(port, app.state.runtime, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -186,6 +193,57 @@ def test_unauthenticated_upload_is_answered_while_the_client_still_sends(
         response = read_response(sock, timeout=READ_TIMEOUT / 2)
         assert time.monotonic() - started < READ_TIMEOUT / 2 + 0.2
     assert status_of(response) == 401, response[:300]
+
+
+def _revoked_session_token(served: Served) -> str:
+    """A token whose sign-in session was revoked (the user signed out)."""
+    runtime = served.runtime
+    with session_scope(runtime.sessions) as session:
+        ensure_user(session, "signed-out", None, runtime.settings)
+        auth_session, cookie_token = start_session(session, "signed-out", runtime.settings)
+        session_id = str(auth_session.id)
+    with session_scope(runtime.sessions) as session:
+        revoke_session(session, cookie_token)
+    return runtime.verifier.issue_local("signed-out", None, 3600, session_id=session_id)
+
+
+def _deleted_account_token(served: Served) -> str:
+    """A still-unexpired token of an account that was deleted (only its tombstone is left)."""
+    with session_scope(served.runtime.sessions) as session:
+        session.add(DeletedSubject(subject_sha256=subject_hash("deleted-account")))
+    return served.token("deleted-account")
+
+
+@pytest.mark.parametrize(
+    ("make_token", "code"),
+    [(_revoked_session_token, "session_revoked"), (_deleted_account_token, "account_deleted")],
+)
+def test_an_ended_session_or_deleted_account_is_refused_before_the_body(
+    served: Served, make_token: Callable[[Served], str], code: str
+) -> None:
+    # The token's signature is valid: only the database knows it no longer works.
+    with served.connect() as sock:
+        sock.sendall(_upload_head(make_token(served), 40 * 1024 * 1024) + b"\xff" * 65536)
+        started = time.monotonic()
+        response = read_response(sock, timeout=READ_TIMEOUT / 2)
+        assert time.monotonic() - started < READ_TIMEOUT / 2 + 0.2
+    assert status_of(response) == 401, response[:300]
+    assert body_of(response)["error"]["code"] == code  # type: ignore[index]
+
+
+def test_every_route_that_takes_a_file_is_gated(served: Served) -> None:
+    # A multipart route missing from UPLOAD_ROUTES would read a stranger's whole body before its
+    # 401 (POST /api/v1/scans once was).
+    spec = served.app.openapi()
+    multipart = {
+        path
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if method == "post"
+        and "multipart/form-data" in operation.get("requestBody", {}).get("content", {})
+    }
+    assert "/api/v1/photos" in multipart
+    assert multipart == set(UPLOAD_ROUTES)
 
 
 def _jpeg() -> bytes:

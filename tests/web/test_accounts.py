@@ -46,7 +46,11 @@ def test_sign_up_with_the_emailed_link(
     email = f"stranger-{uuid.uuid4().hex[:8]}@example.com"
     with browser_page(browser, **size) as page:
         page.goto(signup_stack.base_url + "/")
-        assert "rekindle users create" not in page.locator("#view-signin").inner_text()
+        # Wait for the page to know the server's sign-up setting: until then the card is hidden,
+        # and a hidden element's innerText is its whole textContent.
+        page.wait_for_selector("#signin-form:not([hidden])")
+        assert page.locator("#signup-closed").is_hidden()
+        assert page.locator("#signup-offer").is_visible()
         page.get_by_role("button", name="Create an account").click()
         page.get_by_label("Your email").fill(email)
         page.get_by_label("Choose a password").fill(NEW_PASSWORD)

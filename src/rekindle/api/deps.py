@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rekindle.auth.sessions import session_is_active
+from rekindle.auth.tokens import Identity
 from rekindle.db import session_scope
 from rekindle.errors import Unauthorized
 from rekindle.logcontext import bind
@@ -56,6 +57,18 @@ _bearer = HTTPBearer(
 )
 
 
+def ensure_session_active(session: Session, identity: Identity) -> None:
+    """Raise Unauthorized when the sign-in session a verified token was issued for has ended:
+    `account_deleted` when its account was deleted with it, `session_revoked` otherwise. A valid
+    signature is not enough: signing out must end a token before it expires."""
+    if identity.session_id and not session_is_active(session, identity.session_id):
+        if is_deleted(session, identity.subject):  # the account went with its sessions
+            raise account_deleted()
+        raise Unauthorized(
+            "This sign-in session has ended; please sign in again.", code="session_revoked"
+        )
+
+
 def current_user(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -71,12 +84,7 @@ def current_user(
     bind(user_id=identity.subject)  # on every log line of this request (rekindle.logcontext)
     by_id = select(User).where(User.id == identity.subject)
     with session_scope(runtime.sessions) as session:
-        if identity.session_id and not session_is_active(session, identity.session_id):
-            if is_deleted(session, identity.subject):  # the account went with its sessions
-                raise account_deleted()
-            raise Unauthorized(
-                "This sign-in session has ended; please sign in again.", code="session_revoked"
-            )
+        ensure_session_active(session, identity)
         # Nearly every request comes from a known user: one SELECT, and the upsert only on first
         # sight or a changed email (issue 16: one statement fewer per request).
         user = session.scalars(by_id).one_or_none()

@@ -29,6 +29,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rekindle.api.body_limit import BodySizeLimit
+from rekindle.api.upload_gate import UPLOAD_ROUTES
 from rekindle.imaging.mask import MAX_MASK_BYTES
 from rekindle.logcontext import current, new_context
 from rekindle.metrics import HTTP_LATENCY
@@ -227,9 +228,7 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-UPLOAD_PATHS = frozenset(
-    {"/api/v1/photos", "/api/v1/jobs/upload", "/api/v1/restoration/restore", "/api/v1/scans"}
-)
+UPLOAD_PATHS = frozenset(UPLOAD_ROUTES)
 """The routes that take a file: the only ones allowed an upload-sized body."""
 RESTORE_PATH = re.compile(r"^/api/v1/(?:photos|jobs)/[^/]+/restore$")
 """The restore routes, whose JSON body may carry a damage mask as a base64 data URI."""

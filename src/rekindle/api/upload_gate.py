@@ -3,8 +3,9 @@
 FastAPI reads and parses a request's body (here: a file of up to `MAX_UPLOAD_BYTES`, spooled to
 disk) before it runs the endpoint's dependencies, so a request without valid credentials, or one
 over its rate limit, used to be read in full before its 401 or 429. This middleware answers those
-at once, from the headers alone: the bearer token is verified (signature, expiry, audience; no
-database) and the route's rate limits are counted for the token's subject and the client address.
+at once, from the headers alone: the bearer token is verified (signature, expiry, audience, then
+indexed lookups for a revoked session or a deleted account) and the route's rate limits are
+counted for the token's subject and the client address.
 A client still sending gets the answer while it sends (the server then reads at most
 `server.LINGER_BYTES` more and closes the connection).
 
@@ -23,9 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from rekindle.api.deps import ensure_session_active
 from rekindle.api.errors import error_body
 from rekindle.api.ratelimit import EARLY_CHECKED, check, client_address
+from rekindle.db import session_scope
 from rekindle.errors import AppError, Unauthorized
+from rekindle.users import account_deleted, is_deleted
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ UPLOAD_ROUTES: dict[str, tuple[str, ...]] = {
     "/api/v1/photos": ("upload",),
     "/api/v1/jobs/upload": ("upload",),
     "/api/v1/restoration/restore": ("upload", "restore"),
+    "/api/v1/scans": ("upload",),
 }
 """POST routes that take a file -> the rate-limited actions their endpoint counts."""
 
@@ -67,13 +72,20 @@ class UploadGate:
 
     @staticmethod
     def _admit(request: Request, actions: tuple[str, ...]) -> None:
-        """Raise Unauthorized for missing or invalid credentials, TooManyRequests past a limit;
-        record the actions counted in `request.state` (`EARLY_CHECKED`)."""
+        """Raise Unauthorized for missing, invalid or revoked credentials (or a deleted account),
+        TooManyRequests past a limit; record the actions counted in `request.state`
+        (`EARLY_CHECKED`)."""
         runtime: Any = request.app.state.runtime
         scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("A bearer token is required (Authorization: Bearer <token>).")
         identity = runtime.verifier.verify(token)
+        with session_scope(runtime.sessions) as session:
+            # A revoked token must not get its body read either; deleted accounts have no user
+            # row, so the endpoint would only refuse them after the last byte (ensure_user).
+            ensure_session_active(session, identity)
+            if is_deleted(session, identity.subject):
+                raise account_deleted()
         address = client_address(request, runtime.settings)
         counted: set[str] = set()
         setattr(request.state, EARLY_CHECKED, counted)
