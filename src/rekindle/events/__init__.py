@@ -10,6 +10,14 @@ Two buses behind one interface, chosen by settings like every other adapter:
 Event payload (a JSON object): `{"type": "attempt", "kind": "restore" | "animation", "photo_id",
 "attempt_id", "status", "photo_status", "at"}` with `at` an ISO 8601 UTC timestamp.
 
+A batch restoration's attempts also publish a `batch` event (`batch_progress`): how many of the
+batch's attempts are in each status, counted with one indexed query (`restore_attempts.batch_id`).
+
+The worker gathers what an event says inside the transaction that changes the attempt
+(`AttemptChange`, `restore_change`) and publishes it after the commit (`publish_change`): no
+read-back transaction per event (issue 16). `publish_restore_attempt` reads the attempt back
+after the commit, for the rarer paths (the sweep, a queue outage).
+
 `publish` never raises: live events are a convenience, never the reason a restoration fails.
 """
 
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from rekindle.config import Settings
@@ -27,13 +36,17 @@ from rekindle.runtime import Runtime
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "AttemptChange",
     "EventBus",
     "StreamEvent",
     "attempt_event",
     "bus_for",
     "publish",
     "publish_animation_attempt",
+    "publish_batch_progress",
+    "publish_change",
     "publish_restore_attempt",
+    "restore_change",
 ]
 
 
@@ -71,71 +84,138 @@ def publish(target: Settings | Runtime, user_id: str, event: dict[str, Any]) -> 
         return None
 
 
-def publish_restore_attempt(runtime: Runtime, attempt_id: uuid.UUID) -> str | None:
-    """Publish the current state of restore attempt `attempt_id` (read back after the commit, so the
-    event never runs ahead of the database), and, for an attempt of a batch, the batch's progress
-    (`batch_event`). Never raises; returns the attempt event's id or None."""
+@dataclass(frozen=True)
+class AttemptChange:
+    """What a committed change of a restore attempt tells its owner's live streams: gathered in the
+    transaction that made the change (`restore_change`), published after its commit
+    (`publish_change`), so the event never runs ahead of the database and needs no read-back."""
+
+    owner_id: str
+    photo_id: uuid.UUID
+    attempt_id: uuid.UUID
+    status: str
+    photo_status: str | None
+    batch: dict[str, Any] | None = None
+    """The batch's `batch` event (`batch_progress`), counted in the same transaction."""
+
+
+def restore_change(
+    session: Any,
+    attempt_id: uuid.UUID,
+    *,
+    known: tuple[str, uuid.UUID, str, str | None, uuid.UUID | None] | None = None,
+    finished: bool = False,
+) -> AttemptChange | None:
+    """The change of restore attempt `attempt_id` as this transaction sees it (call it after the
+    UPDATE, before the commit). `known` = (owner_id, photo_id, status, photo_status, batch_id)
+    when the caller has them (no SELECT then). With `finished` (the attempt has just ended) the
+    batch's row is locked before its attempts are counted, so that of two attempts of a batch
+    ending at once the later one sees the earlier and the last one counts `done` (PostgreSQL;
+    SQLite serializes writers anyway). None when the attempt is gone (deleted with its photo)."""
     from sqlalchemy import select
 
     from rekindle.models import Photo, RestoreAttempt
 
-    try:
-        with runtime.sessions() as session:
-            row = session.execute(
-                select(
-                    RestoreAttempt.status,
-                    RestoreAttempt.params,
-                    Photo.id,
-                    Photo.owner_id,
-                    Photo.status,
-                )
-                .join(Photo, Photo.id == RestoreAttempt.photo_id)
-                .where(RestoreAttempt.id == attempt_id)
-            ).one_or_none()
-            progress = None
-            if row is not None and (row.params or {}).get("batch_id"):
-                progress = batch_progress(session, row.params["batch_id"])
-    except Exception:
-        log.warning("could not read attempt %s for its live event", attempt_id, exc_info=True)
-        return None
-    if row is None:  # deleted with its photo meanwhile
-        return None
-    status, _, photo_id, owner_id, photo_status = row
-    event_id = publish(
-        runtime, owner_id, attempt_event("restore", photo_id, attempt_id, status, photo_status)
+    if known is None:
+        row = session.execute(
+            select(
+                Photo.owner_id,
+                Photo.id,
+                RestoreAttempt.status,
+                Photo.status,
+                RestoreAttempt.batch_id,
+            )
+            .join(Photo, Photo.id == RestoreAttempt.photo_id)
+            .where(RestoreAttempt.id == attempt_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        known = tuple(row)
+    assert known is not None
+    owner_id, photo_id, status, photo_status, batch_id = known
+    progress = batch_progress(session, batch_id, lock=finished) if batch_id is not None else None
+    return AttemptChange(
+        owner_id,
+        photo_id,
+        attempt_id,
+        str(status),
+        None if photo_status is None else str(photo_status),
+        progress,
     )
-    if progress is not None:
-        publish(runtime, owner_id, progress)
+
+
+def publish_change(runtime: Settings | Runtime, change: AttemptChange | None) -> str | None:
+    """Publish a committed `AttemptChange` (the attempt event, then its batch's). Never raises;
+    returns the attempt event's id or None."""
+    if change is None:
+        return None
+    event = attempt_event(
+        "restore", change.photo_id, change.attempt_id, change.status, change.photo_status
+    )
+    event_id = publish(runtime, change.owner_id, event)
+    if change.batch is not None:
+        publish(runtime, change.owner_id, change.batch)
     return event_id
 
 
-def batch_progress(session: Any, batch_id: str) -> dict[str, Any] | None:
-    """A `batch` event: how many of the batch's attempts are in each status, with `done` true
-    once none is pending or processing. None when the batch row is gone."""
+def publish_batch_progress(
+    runtime: Runtime, owner_id: str, batch_id: uuid.UUID | str
+) -> str | None:
+    """Read batch `batch_id`'s progress and publish it to `owner_id` (after the commit that
+    changed it). Never raises; returns the event's id or None."""
+    try:
+        with runtime.sessions() as session:
+            progress = batch_progress(session, batch_id)
+    except Exception:
+        log.warning("could not count batch %s for its live event", batch_id, exc_info=True)
+        return None
+    return None if progress is None else publish(runtime, owner_id, progress)
+
+
+def publish_restore_attempt(runtime: Runtime, attempt_id: uuid.UUID) -> str | None:
+    """Publish the current state of restore attempt `attempt_id` (read back after the commit, so the
+    event never runs ahead of the database), and, for an attempt of a batch, the batch's progress
+    (`batch_progress`). Never raises; returns the attempt event's id or None. The worker's own
+    changes go through `restore_change` and `publish_change` instead (no read-back)."""
+    try:
+        with runtime.sessions() as session:
+            change = restore_change(session, attempt_id)
+    except Exception:
+        log.warning("could not read attempt %s for its live event", attempt_id, exc_info=True)
+        return None
+    return publish_change(runtime, change)
+
+
+def batch_progress(
+    session: Any, batch_id: uuid.UUID | str, *, lock: bool = False
+) -> dict[str, Any] | None:
+    """A `batch` event: how many of the batch's attempts are in each status (`total` of them),
+    with `done` true once none is pending or processing; one indexed GROUP BY on
+    `restore_attempts.batch_id`. With `lock`, the batch's row is locked first (`restore_change`).
+    None when the batch has no attempts (or its row is gone)."""
     from sqlalchemy import func, select
 
     from rekindle.models import RestoreAttempt, RestoreBatch
 
-    batch = session.get(RestoreBatch, uuid.UUID(batch_id))
-    if batch is None:
-        return None
-    attempt_ids = [
-        uuid.UUID(item["attempt"]["id"])
-        for item in batch.response.get("items", [])
-        if item.get("attempt")
-    ]
+    key = batch_id if isinstance(batch_id, uuid.UUID) else uuid.UUID(batch_id)
+    if lock:
+        session.execute(
+            select(RestoreBatch.id).where(RestoreBatch.id == key).with_for_update()
+        ).all()
     counts = {"pending": 0, "processing": 0, "completed": 0, "failed": 0}
-    if attempt_ids:
-        for status, count in session.execute(
-            select(RestoreAttempt.status, func.count())
-            .where(RestoreAttempt.id.in_(attempt_ids))
-            .group_by(RestoreAttempt.status)
-        ):
-            counts[str(status)] = count
+    for status, count in session.execute(
+        select(RestoreAttempt.status, func.count())
+        .where(RestoreAttempt.batch_id == key)
+        .group_by(RestoreAttempt.status)
+    ):
+        counts[str(status)] = count
+    total = sum(counts.values())
+    if not total:
+        return None
     return {
         "type": "batch",
-        "batch_id": batch_id,
-        "total": len(attempt_ids),
+        "batch_id": str(key),
+        "total": total,
         **counts,
         "done": counts["pending"] + counts["processing"] == 0,
         "at": utcnow().isoformat(),

@@ -38,6 +38,9 @@ class RestoreAttempt(Base):
     """Request settings (denoise, colorize, prompt), engine metadata, timings, `preprocessed`."""
     s3_key: Mapped[str | None] = mapped_column(String(512))
     thumbnail_key: Mapped[str | None] = mapped_column(String(512))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    """The batch restoration (`restore_batches.id`) that accepted this attempt, or None; its live
+    progress event counts the batch's attempts by this column (issue 16)."""
     mask_key: Mapped[str | None] = mapped_column(String(512))
     """The user-painted damage mask (PNG) sent with the request, or None; lives as long as the row."""
     error_code: Mapped[str | None] = mapped_column(String(64))

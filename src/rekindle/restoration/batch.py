@@ -32,6 +32,7 @@ from rekindle.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
+from rekindle.events import publish_batch_progress
 from rekindle.models import Photo, RestoreAttempt, RestoreBatch
 from rekindle.photos.schemas import RestoreAttemptOut, RestoreOptions
 from rekindle.photos.service import (
@@ -41,7 +42,7 @@ from rekindle.photos.service import (
     validate_restore,
 )
 from rekindle.photos.views import attempt_out
-from rekindle.restoration.runner import dispatch_restore
+from rekindle.restoration.runner import dispatch_restore, pending_change
 from rekindle.runtime import Runtime
 
 
@@ -166,6 +167,7 @@ def restore_batch(
                     session, settings, owner_id, photo_id, body.options, validated=validated
                 )
                 attempt.params = {**attempt.params, "batch_id": str(batch_id)}
+                attempt.batch_id = batch_id
         except AppError as exc:
             if exc.status != 409:
                 raise  # a 402 here (the balance changed meanwhile) refuses the whole batch
@@ -208,5 +210,7 @@ def restore_batch(
     for attempt in accepted:
         # A queue outage fails (and refunds) that attempt; the others still run.
         with contextlib.suppress(ServiceUnavailable):
-            dispatch_restore(runtime, attempt.id)
+            dispatch_restore(runtime, attempt.id, pending_change(owner_id, attempt))
+    if accepted:  # one progress event for the whole batch, not one per attempt
+        publish_batch_progress(runtime, owner_id, batch_id)
     return answer

@@ -1,8 +1,11 @@
 """The worker side of a restoration (DESIGN.md, "Work in the worker").
 
-No database transaction is open while the engine runs: a short one marks the attempt processing;
-then the original is read, preprocessed, restored and stored with a thumbnail; then a short one
-records the outcome. Every outcome is a conditional update, so running twice is harmless.
+No database transaction is open while the engine runs: a short one claims the pending attempt
+(its engine's budget is asked while its row is locked) and marks it processing; then the original
+is read, preprocessed, restored and stored with a thumbnail; then a short one records the outcome.
+Every outcome is a conditional update, so running twice is harmless. Two transactions per attempt
+(issue 16): the live events are gathered in the transactions that change the attempt
+(`events.restore_change`) and published after their commits, with no read-back.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from PIL import Image
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from rekindle import metrics
@@ -27,19 +30,23 @@ from rekindle.engines.base import EngineError, RestoreRequest
 from rekindle.engines.budget import Admission
 from rekindle.engines.registry import UnknownEngine, restoration_engine
 from rekindle.errors import ServiceUnavailable
-from rekindle.events import publish_restore_attempt
+from rekindle.events import (
+    AttemptChange,
+    publish_change,
+    publish_restore_attempt,
+    restore_change,
+)
 from rekindle.imaging.decode import decode_slot
 from rekindle.imaging.mask import fit_mask
 from rekindle.imaging.preprocess import preprocess
 from rekindle.imaging.thumbnails import make_thumbnail
-from rekindle.models import AttemptStatus, RestoreAttempt
+from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt
 from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.service import request_restore, validate_restore
 from rekindle.queue import RESTORE_TASK, send
 from rekindle.restoration.outcomes import (
     mark_completed,
     mark_failed,
-    mark_processing,
     record_remote_job,
 )
 from rekindle.runtime import Runtime
@@ -70,6 +77,7 @@ class _Job:
     engine: str
     request: dict[str, object]
     mask_key: str | None = None
+    batch_id: uuid.UUID | None = None
 
 
 def accept_restore(
@@ -113,14 +121,29 @@ def accept_restore(
             raise
     else:
         session.commit()
-    dispatch_restore(runtime, attempt.id)
+    dispatch_restore(runtime, attempt.id, pending_change(owner_id, attempt))
     return attempt
 
 
-def dispatch_restore(runtime: Runtime, attempt_id: uuid.UUID) -> None:
+def pending_change(owner_id: str, attempt: RestoreAttempt) -> AttemptChange:
+    """The event of an attempt just accepted (pending; its photo processing), with no batch
+    progress (a batch publishes its own once, after dispatching all its attempts)."""
+    return AttemptChange(
+        owner_id, attempt.photo_id, attempt.id, AttemptStatus.PENDING, PhotoStatus.PROCESSING
+    )
+
+
+def dispatch_restore(
+    runtime: Runtime, attempt_id: uuid.UUID, change: AttemptChange | None = None
+) -> None:
     """Queue the attempt's task (after the commit that created it). If the broker is unreachable,
-    the attempt is failed at once and ServiceUnavailable (`queue_unavailable`) is raised."""
-    publish_restore_attempt(runtime, attempt_id)  # pending; before the task, so events keep order
+    the attempt is failed at once and ServiceUnavailable (`queue_unavailable`) is raised. `change`
+    is its pending event (`pending_change`); None reads it back after the commit."""
+    # pending; before the task, so events keep order
+    if change is not None:
+        publish_change(runtime, change)
+    else:
+        publish_restore_attempt(runtime, attempt_id)
     try:
         send(runtime.celery, RESTORE_TASK, str(attempt_id))
     except Exception as exc:
@@ -144,32 +167,116 @@ def run_restore_attempt(runtime: Runtime, attempt_id: uuid.UUID) -> str:
     when the attempt was not pending (a duplicate delivery, or failed by the sweep), or
     "deferred" when its engine's provider budget is spent (it stays pending and its task is sent
     again with a countdown; see `engines.budget`)."""
-    with session_scope(runtime.sessions) as session:
-        found = session.execute(
-            select(RestoreAttempt.engine, RestoreAttempt.created_at).where(
-                RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.PENDING
-            )
-        ).one_or_none()
-    if found is None:
-        return "skipped"
-    engine, created_at = found
-    admission = runtime.budgets.admit(engine)
-    if not admission.allowed:
-        return _defer(runtime, attempt_id, engine, created_at, admission)
-    runtime.budgets.clear_waiting(attempt_id)
-    log.info("restoration started", extra={"engine": engine})
+    claimed = _claim(runtime, attempt_id)
+    if isinstance(claimed, str):
+        return claimed
+    if isinstance(claimed, _Deferral):
+        return _defer(runtime, attempt_id, claimed.engine, claimed.created_at, claimed.admission)
+    job, admission, change = claimed
+    publish_change(runtime, change)
+    log.info("restoration started", extra={"engine": job.engine})
     started = time.monotonic()
     try:
-        outcome = _run_admitted(runtime, attempt_id)
+        outcome = _run_admitted(runtime, job)
     finally:
         admission.release()
-    metrics.observe_attempt("restore", engine, outcome)
+    metrics.observe_attempt("restore", job.engine, outcome)
     log.info(
         "restoration %s",
         outcome,
-        extra={"engine": engine, "duration_ms": round((time.monotonic() - started) * 1000)},
+        extra={"engine": job.engine, "duration_ms": round((time.monotonic() - started) * 1000)},
     )
     return outcome
+
+
+@dataclass(frozen=True)
+class _Deferral:
+    engine: str
+    created_at: datetime
+    admission: Admission
+
+
+def _claim(
+    runtime: Runtime, attempt_id: uuid.UUID
+) -> str | _Deferral | tuple[_Job, Admission, AttemptChange | None]:
+    """One transaction: read the pending attempt with its photo (its row locked on PostgreSQL;
+    SQLite's writers are serialized), ask its engine's budget, and when admitted mark it
+    processing and gather its live event. Returns "skipped" (not pending), a `_Deferral` (the
+    budget is spent: the attempt stays pending), or the job with its admission (the caller
+    releases it) and its event (published after the commit)."""
+    admission: Admission | None = None
+    try:
+        with session_scope(runtime.sessions) as session:
+            row = session.execute(
+                select(
+                    RestoreAttempt.engine,
+                    RestoreAttempt.created_at,
+                    RestoreAttempt.params,
+                    RestoreAttempt.mask_key,
+                    RestoreAttempt.batch_id,
+                    Photo.id,
+                    Photo.owner_id,
+                    Photo.original_key,
+                    Photo.status,
+                )
+                .join(Photo, Photo.id == RestoreAttempt.photo_id)
+                .where(
+                    RestoreAttempt.id == attempt_id,
+                    RestoreAttempt.status == AttemptStatus.PENDING,
+                )
+                .with_for_update(of=RestoreAttempt)
+            ).one_or_none()
+            if row is None:
+                return "skipped"
+            (
+                engine,
+                created_at,
+                params,
+                mask_key,
+                batch_id,
+                photo_id,
+                owner,
+                original,
+                photo_status,
+            ) = row
+            admission = runtime.budgets.admit(engine)
+            if not admission.allowed:
+                return _Deferral(engine, created_at, admission)
+            taken = session.execute(
+                update(RestoreAttempt)
+                .where(
+                    RestoreAttempt.id == attempt_id,
+                    RestoreAttempt.status == AttemptStatus.PENDING,
+                )
+                .values(status=AttemptStatus.PROCESSING, started_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if not taken:
+                admission.release()
+                admission = None
+                return "skipped"
+            change = restore_change(
+                session,
+                attempt_id,
+                known=(owner, photo_id, AttemptStatus.PROCESSING, photo_status, batch_id),
+            )
+        if runtime.budgets.budget(engine) is not None:
+            runtime.budgets.clear_waiting(attempt_id)  # only an attempt with a budget waited
+    except BaseException:
+        if admission is not None and admission.allowed:
+            admission.release()
+        raise
+    job = _Job(
+        attempt_id,
+        photo_id,
+        owner,
+        original,
+        engine,
+        dict((params or {}).get("request", {})),
+        mask_key,
+        batch_id,
+    )
+    return job, admission, change
 
 
 def _defer(
@@ -208,22 +315,8 @@ def _defer(
     return "deferred"
 
 
-def _run_admitted(runtime: Runtime, attempt_id: uuid.UUID) -> str:
-    with session_scope(runtime.sessions) as session:
-        attempt = mark_processing(session, attempt_id)
-        if attempt is None:
-            return "skipped"
-        photo = attempt.photo
-        job = _Job(
-            attempt.id,
-            photo.id,
-            photo.owner_id,
-            photo.original_key,
-            attempt.engine,
-            dict(attempt.params.get("request", {})),
-            attempt.mask_key,
-        )
-    publish_restore_attempt(runtime, attempt_id)
+def _run_admitted(runtime: Runtime, job: _Job) -> str:
+    attempt_id = job.attempt_id
     started = time.monotonic()
     stored: list[str] = []
     try:
@@ -249,7 +342,7 @@ def _run_admitted(runtime: Runtime, attempt_id: uuid.UUID) -> str:
         return _fail(runtime, job, stored, *INTERNAL, repr(exc), started)
     model, params, result_key, thumb_key = outcome
 
-    def record(session: Session) -> bool:
+    def record(session: Session) -> tuple[bool, AttemptChange | None]:
         if mark_completed(
             session,
             attempt_id,
@@ -258,18 +351,27 @@ def _run_admitted(runtime: Runtime, attempt_id: uuid.UUID) -> str:
             result_key=result_key,
             thumbnail_key=thumb_key,
         ):
-            return True
+            known = (
+                job.owner_id,
+                job.photo_id,
+                AttemptStatus.COMPLETED,
+                PhotoStatus.READY,
+                job.batch_id,
+            )
+            return True, restore_change(session, attempt_id, known=known, finished=True)
         # A retry after a commit whose answer was lost with the connection: already recorded.
         done = session.scalar(
             select(RestoreAttempt.s3_key).where(
                 RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.COMPLETED
             )
         )
-        return done == result_key
+        if done != result_key:
+            return False, None
+        return True, restore_change(session, attempt_id, finished=True)
 
     # A finished result outlives a database blip: the write is tried again for a while (still
     # conditional, so an attempt the sweep failed meanwhile stays failed).
-    recorded = retry_while_unreachable(
+    recorded, change = retry_while_unreachable(
         runtime.sessions,
         record,
         within_seconds=runtime.settings.result_write_retry_seconds,
@@ -284,7 +386,7 @@ def _run_admitted(runtime: Runtime, attempt_id: uuid.UUID) -> str:
             reason=f"restore attempt {attempt_id} ended before its result was recorded",
         )
         return "skipped"
-    publish_restore_attempt(runtime, attempt_id)
+    publish_change(runtime, change)
     return "completed"
 
 
@@ -433,15 +535,19 @@ def _fail(
         "timings": {"total_seconds": round(time.monotonic() - started, 3)},
     }
     with session_scope(runtime.sessions) as session:
-        mark_failed(
-            session,
-            job.attempt_id,
-            code=code,
-            message=message,
-            detail=detail,
-            params=params,
+        change = (
+            restore_change(session, job.attempt_id, finished=True)
+            if mark_failed(
+                session,
+                job.attempt_id,
+                code=code,
+                message=message,
+                detail=detail,
+                params=params,
+            )
+            else None
         )
-    publish_restore_attempt(runtime, job.attempt_id)
+    publish_change(runtime, change)
     log.warning("attempt %s failed: %s (%s)", job.attempt_id, code, detail)
     return "failed"
 
