@@ -167,6 +167,7 @@ def _scenario(
         for stat in stats.values():
             stat.sample()
         cpu_before = {name: stat.cpu_seconds for name, stat in stats.items()}
+        machine_before = _machine_busy_seconds()
         started = time.monotonic()
         accepted = restore_batch(photo_ids) if batch else list(pool.map(restore, photo_ids))
     accept_wall = time.monotonic() - started
@@ -181,6 +182,7 @@ def _scenario(
                 break
             time.sleep(0.1)
         wall = time.monotonic() - started
+        machine = _machine_busy_seconds() - machine_before
         sessions_opened = _pg_sessions(db) - sessions_before
     for stat in stats.values():
         stat.sample()
@@ -197,7 +199,18 @@ def _scenario(
         "cpu_ms_per_attempt": {name: round(1000 * c / count, 2) for name, c in cpu.items()},
         "cpu_ms_per_attempt_total": round(1000 * sum(cpu.values()) / count, 2),
         "pg_sessions_per_attempt": round(sessions_opened / count, 2),
+        # every process of the machine (PostgreSQL, Redis, moto, the fake provider, and whatever
+        # else runs on it: only meaningful on a quiet machine)
+        "machine_cpu_ms_per_attempt": round(1000 * machine / count, 2),
+        "machine_cores_busy": round(machine / wall, 2),
     }
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (not idle or iowait) since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _pg_sessions(db: Any) -> int:
@@ -302,7 +315,9 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
                     + f", failed {r['failed']}, refused {r['refused']}, CPU ms/attempt:"
                     f" api {r['cpu_ms_per_attempt']['api']}, worker"
                     f" {r['cpu_ms_per_attempt']['worker']},"
-                    f" PostgreSQL connections opened/attempt {r['pg_sessions_per_attempt']}",
+                    f" PostgreSQL connections opened/attempt {r['pg_sessions_per_attempt']},"
+                    f" machine CPU ms/attempt {r['machine_cpu_ms_per_attempt']}"
+                    f" ({r['machine_cores_busy']} cores busy)",
                     flush=True,
                 )
     return results

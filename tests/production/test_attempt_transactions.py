@@ -163,3 +163,77 @@ def test_an_attempt_whose_photo_is_gone_is_skipped(tmp_path: Path, gone: str) ->
             session.delete(session.get(Photo, photo_id))
             session.commit()
         assert run_restore_attempt(runtime, attempt.id) == "skipped"
+
+
+def test_a_batch_accepts_in_a_constant_number_of_statements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch endpoint was one request_restore per photo (about a dozen statements each); now
+    the statements do not grow with the photos. When a photo changed status since it was read,
+    the batch goes one by one instead (the same answer)."""
+    from rekindle.credits.ledger import balance
+    from rekindle.restoration import batch as batch_module
+
+    counts: dict[int, int] = {}
+    with _runtime(tmp_path) as runtime:
+        owner, photo_ids = _user_with_photos(runtime, 8)
+        for size in (2, 6):
+            statements: list[str] = []
+
+            def count(*args: Any) -> None:
+                statements.append(args[2])  # noqa: B023
+
+            event.listen(runtime.engine, "before_cursor_execute", count)
+            with runtime.sessions() as session:
+                chosen = photo_ids[:size] if size == 2 else photo_ids[2:]
+                answer = restore_batch(
+                    runtime,
+                    session,
+                    owner,
+                    BatchRestoreIn(photo_ids=chosen, options=RestoreOptions(engine="probe")),
+                    idempotency_key=None,
+                    base_url="http://testserver",
+                )
+            event.remove(runtime.engine, "before_cursor_execute", count)
+            assert answer["accepted"] == size
+            counts[size] = len(statements)
+        assert counts[2] == counts[6]
+        with runtime.sessions() as session:
+            assert balance(session, owner) == 10 - 8
+            assert set(
+                session.scalars(
+                    select(RestoreAttempt.photo_id).where(RestoreAttempt.batch_id.is_not(None))
+                )
+            ) == set(photo_ids)
+
+    def raced(*_: Any, **__: Any) -> None:
+        raise batch_module._Raced
+
+    monkeypatch.setattr(batch_module, "_accept_at_once", raced)
+    with _runtime(tmp_path / "again") as runtime:
+        owner, photo_ids = _user_with_photos(runtime, 3)
+        with runtime.sessions() as session:
+            answer = restore_batch(
+                runtime,
+                session,
+                owner,
+                BatchRestoreIn(
+                    photo_ids=[*photo_ids, uuid.uuid4()], options=RestoreOptions(engine="probe")
+                ),
+                idempotency_key=None,
+                base_url="http://testserver",
+            )
+        assert answer["accepted"] == 3 and answer["skipped"] == 1
+        assert [item["status"] for item in answer["items"]][-1] == "skipped"
+        with runtime.sessions() as session:
+            assert balance(session, owner) == 10 - 3
+            assert (
+                len(
+                    list(
+                        session.scalars(
+                            select(RestoreAttempt.id).where(RestoreAttempt.batch_id.is_not(None))
+                        )
+                    )
+                )
+                == 3
+            )

@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from rekindle.db import utcnow
 from rekindle.errors import NotFound, PaymentRequired
 from rekindle.metrics import note_credits
 from rekindle.models import CreditLedgerEntry, LedgerKind, User
@@ -173,6 +174,56 @@ def charge(
             f"This costs {amount} {unit} and your balance is {have}; buy credits to continue.",
             extra={"required": amount, "balance": have},
         ) from None
+
+
+def charge_many(
+    session: Session, user_id: str, amount: int, charges: list[tuple[str, str]]
+) -> None:
+    """Take `amount` (>= 1) credits for each of `charges` ((reference, reason), references new:
+    freshly made ids) if the balance covers them all: ONE conditional UPDATE of the user's row and
+    one multi-row ledger INSERT, each row with the balance after it, as if charged one by one
+    (a batch restoration, issue 16). Raises PaymentRequired (402 `insufficient_credits`, the
+    total in `required`), NotFound (`user_not_found`). A reference already recorded raises
+    IntegrityError (the caller's references are new, so it means a bug)."""
+    if amount < 1:
+        raise ValueError("a charge takes at least 1 credit")
+    if not charges:
+        return
+    total = amount * len(charges)
+    after = session.execute(
+        update(User)
+        .where(User.id == user_id, User.credit_balance >= total)
+        .values(credit_balance=User.credit_balance - total)
+        .returning(User.credit_balance)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if after is None:
+        have = balance(session, user_id)
+        raise PaymentRequired(
+            f"This costs {total} credits and your balance is {have}; buy credits to continue.",
+            extra={"required": total, "balance": have},
+        )
+    before, now = after + total, utcnow()
+    session.execute(
+        insert(CreditLedgerEntry.__table__),  # type: ignore[arg-type]
+        [
+            {
+                "id": uuid.uuid4(),
+                "user_id": user_id,
+                "delta": -amount,
+                "balance_after": before - amount * (i + 1),
+                "kind": LedgerKind.CHARGE,
+                "reference": reference,
+                "reason": reason[:255],
+                "created_at": now,
+            }
+            for i, (reference, reason) in enumerate(charges)
+        ],
+    )
+    note_credits(session, str(LedgerKind.CHARGE), -total)
+    loaded = session.identity_map.get(identity_key(User, user_id))
+    if loaded is not None:
+        session.expire(loaded, ["credit_balance"])
 
 
 def refund(session: Session, charge_ref: str, *, reason: str) -> CreditLedgerEntry | None:

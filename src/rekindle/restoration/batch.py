@@ -18,13 +18,15 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rekindle.albums.schemas import MAX_IDS
 from rekindle.albums.service import album_photo_ids
-from rekindle.credits.ledger import balance
+from rekindle.config import Settings
+from rekindle.credits.ledger import balance, charge_many, charge_reference
+from rekindle.db import utcnow
 from rekindle.errors import (
     AppError,
     BadRequest,
@@ -33,7 +35,7 @@ from rekindle.errors import (
     Unprocessable,
 )
 from rekindle.events import publish_batch_progress
-from rekindle.models import Photo, RestoreAttempt, RestoreBatch
+from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt, RestoreBatch
 from rekindle.photos.schemas import RestoreAttemptOut, RestoreOptions
 from rekindle.photos.service import (
     RESTORABLE,
@@ -108,6 +110,86 @@ def _stored(session: Session, owner_id: str, key: str, request_hash: str) -> dic
     return found.response
 
 
+class _Raced(Exception):
+    """A photo of the batch changed status since it was read (another request restored it)."""
+
+
+def _accept_at_once(
+    session: Session,
+    settings: Settings,
+    owner_id: str,
+    photos: list[Photo],
+    options: RestoreOptions,
+    engine: str,
+    batch_id: uuid.UUID,
+) -> list[RestoreAttempt]:
+    """Accept every photo of `photos` (read in this transaction, each restorable) in a constant
+    number of statements (issue 16): the charges (`credits.ledger.charge_many`, the user row
+    first, as docs/credits.md orders locks), one conditional UPDATE of the photos per status they
+    were read in, one multi-row INSERT of the pending attempts. The same rows as
+    `photos.service.request_restore` per photo. Raises _Raced when a photo's status changed since
+    it was read (the caller rolls back to its savepoint and goes one by one), PaymentRequired.
+    Returns the attempts (not in the session)."""
+    price = settings.price_restore
+    now = utcnow()
+    request = options.model_dump(exclude={"engine", "mask"}, exclude_none=True)
+    attempts = [
+        RestoreAttempt(
+            id=uuid.uuid4(),
+            photo_id=photo.id,
+            status=AttemptStatus.PENDING,
+            engine=engine,
+            params={"request": dict(request), "credits_charged": price, "batch_id": str(batch_id)},
+            photo_status_before=photo.status,
+            batch_id=batch_id,
+            mask_key=None,
+            created_at=now,
+        )
+        for photo in photos
+    ]
+    if price > 0:
+        charge_many(
+            session,
+            owner_id,
+            price,
+            [(charge_reference(a.id), f"Restoration of photo {a.photo_id}") for a in attempts],
+        )
+    by_status: dict[str, list[uuid.UUID]] = {}
+    for photo in photos:
+        by_status.setdefault(photo.status, []).append(photo.id)
+    for seen, ids in by_status.items():
+        switched = session.scalars(
+            update(Photo)
+            .where(
+                Photo.owner_id == owner_id,
+                Photo.id.in_(ids),
+                Photo.status == seen,
+                Photo.deleted_at.is_(None),
+            )
+            .values(status=PhotoStatus.PROCESSING, updated_at=now)
+            .returning(Photo.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        if len(switched) != len(ids):
+            raise _Raced
+    columns = (
+        "id",
+        "photo_id",
+        "status",
+        "engine",
+        "params",
+        "photo_status_before",
+        "batch_id",
+        "mask_key",
+        "created_at",
+    )
+    session.execute(
+        insert(RestoreAttempt.__table__),  # type: ignore[arg-type]
+        [{name: getattr(a, name) for name in columns} for a in attempts],
+    )
+    return attempts
+
+
 def restore_batch(
     runtime: Runtime,
     session: Session,
@@ -153,35 +235,52 @@ def restore_batch(
             extra={"required": total, "balance": have},
         )
     batch_id = uuid.uuid4()
-    items: list[BatchItem] = []
-    accepted: list[RestoreAttempt] = []
-    for photo_id in wanted:
-        photo = photos.get(photo_id)
-        if photo is None or photo.status not in RESTORABLE:
-            code, message = _skip_reason(photo.status if photo else None)
-            items.append(BatchItem(photo_id=photo_id, status="skipped", code=code, message=message))
-            continue
+    conflicts: dict[uuid.UUID, tuple[str, str]] = {}
+    accepted: list[RestoreAttempt] | None = []
+    if restorable:
         try:
             with session.begin_nested():
-                attempt = request_restore(
-                    session, settings, owner_id, photo_id, body.options, validated=validated
+                accepted = _accept_at_once(
+                    session,
+                    settings,
+                    owner_id,
+                    [photos[pid] for pid in restorable],
+                    body.options,
+                    validated[0],
+                    batch_id,
                 )
-                attempt.params = {**attempt.params, "batch_id": str(batch_id)}
-                attempt.batch_id = batch_id
-        except AppError as exc:
-            if exc.status != 409:
-                raise  # a 402 here (the balance changed meanwhile) refuses the whole batch
-            items.append(
-                BatchItem(photo_id=photo_id, status="skipped", code=exc.code, message=exc.message)
-            )
-            continue
-        accepted.append(attempt)
-        items.append(BatchItem(photo_id=photo_id, status="accepted"))
-    session.flush()
+        except _Raced:
+            accepted = None  # a photo changed since it was read: one by one, each with its reason
+    if accepted is None:
+        accepted = []
+        for photo_id in restorable:
+            try:
+                with session.begin_nested():
+                    attempt = request_restore(
+                        session, settings, owner_id, photo_id, body.options, validated=validated
+                    )
+                    attempt.params = {**attempt.params, "batch_id": str(batch_id)}
+                    attempt.batch_id = batch_id
+            except AppError as exc:
+                if exc.status != 409:
+                    raise  # a 402 here (the balance changed meanwhile) refuses the whole batch
+                conflicts[photo_id] = (exc.code, exc.message)
+                continue
+            accepted.append(attempt)
+        session.flush()
     by_photo = {attempt.photo_id: attempt for attempt in accepted}
-    for item in items:
-        if item.status == "accepted":
-            item.attempt = attempt_out(by_photo[item.photo_id], runtime.store, base_url)
+    items: list[BatchItem] = []
+    for photo_id in wanted:
+        if photo_id in by_photo:
+            attempt_item = attempt_out(by_photo[photo_id], runtime.store, base_url)
+            items.append(BatchItem(photo_id=photo_id, status="accepted", attempt=attempt_item))
+            continue
+        if photo_id in conflicts:
+            code, message = conflicts[photo_id]
+        else:
+            photo = photos.get(photo_id)
+            code, message = _skip_reason(photo.status if photo else None)
+        items.append(BatchItem(photo_id=photo_id, status="skipped", code=code, message=message))
     answer = BatchOut(
         batch_id=batch_id,
         total_credits=settings.price_restore * len(accepted),

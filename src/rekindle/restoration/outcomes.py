@@ -4,8 +4,9 @@ call (a slow worker after the sweep, a task delivered twice) changes nothing."""
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, case, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from rekindle.credits.ledger import charge_reference, refund
@@ -13,6 +14,8 @@ from rekindle.db import utcnow
 from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt
 
 UNFINISHED = (AttemptStatus.PENDING, AttemptStatus.PROCESSING)
+ATTEMPTS_TABLE = cast(Table, RestoreAttempt.__table__)
+PHOTOS_TABLE = cast(Table, Photo.__table__)
 
 
 def mark_processing(session: Session, attempt_id: uuid.UUID) -> RestoreAttempt | None:
@@ -52,13 +55,16 @@ def mark_completed(
 
     Returns False when the attempt is no longer processing (the caller then removes its objects).
     """
-    attempt = session.scalars(
-        select(RestoreAttempt).where(RestoreAttempt.id == attempt_id)
+    # columns, not the ORM entity, and Core UPDATEs of the table: the worker's hot path (issue 16)
+    attempt = session.execute(
+        select(RestoreAttempt.params, RestoreAttempt.photo_id).where(
+            RestoreAttempt.id == attempt_id
+        )
     ).one_or_none()
     if attempt is None:
         return False
     done = session.execute(
-        update(RestoreAttempt)
+        update(ATTEMPTS_TABLE)
         .where(RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.PROCESSING)
         .values(
             status=AttemptStatus.COMPLETED,
@@ -68,7 +74,6 @@ def mark_completed(
             thumbnail_key=thumbnail_key,
             finished_at=utcnow(),
         )
-        .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if not done:
         return False
@@ -77,7 +82,7 @@ def mark_completed(
     chosen = bool((attempt.params.get("request") or {}).get("select"))
     unchosen = Photo.selected_restore_id.is_(None)
     session.execute(
-        update(Photo)
+        update(PHOTOS_TABLE)
         .where(Photo.id == attempt.photo_id)
         .values(
             status=PhotoStatus.READY,
@@ -91,7 +96,6 @@ def mark_completed(
             # The result and its thumbnail count against the owner's storage quota.
             stored_bytes=Photo.stored_bytes + _stored_bytes(params),
         )
-        .execution_options(synchronize_session=False)
     )
     return True
 

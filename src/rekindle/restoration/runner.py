@@ -45,6 +45,7 @@ from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.service import request_restore, validate_restore
 from rekindle.queue import RESTORE_TASK, send
 from rekindle.restoration.outcomes import (
+    ATTEMPTS_TABLE,
     mark_completed,
     mark_failed,
     record_remote_job,
@@ -243,13 +244,12 @@ def _claim(
             if not admission.allowed:
                 return _Deferral(engine, created_at, admission)
             taken = session.execute(
-                update(RestoreAttempt)
+                update(ATTEMPTS_TABLE)  # Core: no ORM bookkeeping on the hot path
                 .where(
                     RestoreAttempt.id == attempt_id,
                     RestoreAttempt.status == AttemptStatus.PENDING,
                 )
                 .values(status=AttemptStatus.PROCESSING, started_at=utcnow())
-                .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
             if not taken:
                 admission.release()
