@@ -139,3 +139,27 @@ def test_cli_split_and_restore_split(photos, tmp_path) -> None:
 
 def test_shared_photos_are_where_the_benchmark_looks() -> None:
     assert SHARED_PHOTOS.exists() or pytest.skip("../shared/photos is absent")
+
+
+def test_a_print_on_the_lid_shadow_band_is_found(photos) -> None:
+    # The grey band a scanner lid leaves along one edge is background, however dark: a print
+    # lying on it merged with the band and was dropped as "the lid's shadow" (issue 16).
+    from benchmarks.scans.synth import _corners, _paste
+
+    rng = np.random.default_rng(4)
+    width, height = 1100, 1400
+    canvas = np.full((height, width, 3), 248.0, np.float32)
+    ramp = np.linspace(100.0, 0.0, 50, dtype=np.float32)
+    canvas[:, :50] -= ramp[None, :, None]
+    canvas += rng.normal(0, 1.5, canvas.shape).astype(np.float32)
+    quads = [
+        _corners(np.array([190.0, 400.0]), 300, 380, 8.0),  # its left corners on the band
+        _corners(np.array([700.0, 950.0]), 320, 260, -12.0),
+    ]
+    for photo, quad in zip(photos[:2], quads, strict=True):
+        _paste(canvas, cv2.resize(photo, (300, 380)), quad, shadow=True)
+    rgb = np.clip(canvas, 0, 255).astype(np.uint8)
+    detected = detect_prints(rgb)
+    assert len(detected) == 2
+    for quad in quads:
+        assert max(polygon_iou(quad, found.quad) for found in detected) > 0.9

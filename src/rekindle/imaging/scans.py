@@ -124,6 +124,33 @@ def _frame_gradient(gray: np.ndarray) -> float:
     return float(np.percentile(frame, 99))
 
 
+def _edge_bands(image: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The shadow band a scanner lid leaves along an edge, as a per-pixel offset from `level`.
+
+    image: H×W×C float32; level: the background's C values. For each side, the median of each
+    line parallel to it (over the whole side, so prints covering part of a line do not count),
+    within the outer tenth of the scan. A band is kept only when it is darker than the background
+    (channel 0 lower by more than 3) at the very edge, and only up to the first line back within
+    3 of the background: a shadow that starts at the edge and fades inwards.
+    """
+    offset = np.zeros_like(image)
+    for axis, reverse in ((0, False), (0, True), (1, False), (1, True)):
+        length = image.shape[axis]
+        depth = max(2, round(0.1 * length))
+        lines = np.moveaxis(image, axis, 0)
+        lines = lines[::-1] if reverse else lines
+        profile = np.median(lines[:depth], axis=1) - level  # depth×C
+        if profile[0, 0] > -3.0:
+            continue
+        faded = np.nonzero(np.abs(profile[:, 0]) < 3.0)[0]
+        end = int(faded[0]) if len(faded) else depth
+        band = np.zeros((length, image.shape[2]), np.float32)
+        band[:end] = profile[:end]
+        band = band[::-1] if reverse else band
+        offset += band[:, None, :] if axis == 0 else band[None, :, :]
+    return offset
+
+
 def _foreground(small: np.ndarray) -> np.ndarray | None:
     """H×W uint8 mask (255 = print) of the working copy, or None when the frame is no plain
     background (the scan is then a single photo)."""
@@ -135,13 +162,18 @@ def _foreground(small: np.ndarray) -> np.ndarray | None:
     if plain < 0.6 or spread > 12.0:
         return None
     threshold = max(4.0, 4.0 * spread)
-    distance = np.linalg.norm(lab - color, axis=2)
+    # A lid's shadow band along an edge is background, however dark: compare against it.
+    distance = np.linalg.norm(lab - color - _edge_bands(lab, color), axis=2)
     mask = (distance > threshold).astype(np.uint8) * 255
 
     # Outlines of strong edges, closed and filled: a white border on a white lid differs from
     # the lid by a few ΔE only, but its edge (and drop shadow) is a continuous line.
     # A wider median flattens paper texture but keeps a print's edge, a step, sharp.
-    gray = cv2.medianBlur(cv2.cvtColor(blurred, cv2.COLOR_RGB2GRAY), 9)
+    gray = cv2.medianBlur(cv2.cvtColor(blurred, cv2.COLOR_RGB2GRAY), 9).astype(np.float32)
+    rim = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    level = np.array([float(np.median(rim))], np.float32)
+    gray = gray - _edge_bands(gray[..., None], level)[..., 0]
+    gray = np.clip(gray, 0, 255).astype(np.uint8)
     # Edges stronger than the background's own texture (textured paper, the lid's grain).
     texture = _frame_gradient(gray)
     edges = cv2.Canny(gray, max(10.0, 1.0 * texture), max(30.0, 2.0 * texture))
