@@ -41,22 +41,23 @@ const state = {
 // HTTP
 
 class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null) {
+  constructor(status, code, message, retryAfter = null, details = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter; // seconds, from a 429's or 503's Retry-After header
+    this.details = details; // the error body's other fields (a 402's `required` and `balance`)
   }
 }
 
-async function api(method, path, { json, form, auth = true, retried = false } = {}) {
-  const headers = {};
+async function api(method, path, { json, form, auth = true, retried = false, headers: extra = {} } = {}) {
+  const headers = { ...extra };
   let body;
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(json);
   } else if (form) {
-    body = new URLSearchParams(form);
+    body = form instanceof FormData ? form : new URLSearchParams(form);
   }
   if (auth && state.token) headers.Authorization = `Bearer ${state.token}`;
   let response;
@@ -78,11 +79,11 @@ async function api(method, path, { json, form, auth = true, retried = false } = 
     const message = (error && error.message) || `The server answered ${response.status}.`;
     if (response.status === 401 && auth && state.token) {
       // The access token expired: a refresh cookie gets a new one once, then the call is repeated.
-      if (!retried && (await refreshSession())) return api(method, path, { json, form, auth, retried: true });
+      if (!retried && (await refreshSession())) return api(method, path, { json, form, auth, retried: true, headers: extra });
       sessionEnded();
     }
     const retryAfter = Number(response.headers.get("Retry-After")) || null;
-    throw new ApiError(response.status, code, message, retryAfter);
+    throw new ApiError(response.status, code, message, retryAfter, error || {});
   }
   return data;
 }
@@ -245,7 +246,7 @@ async function loadConfig() {
 }
 
 function showSignIn(message) {
-  for (const id of ["view-library", "view-photo"]) $(id).hidden = true;
+  showView(null);
   $("session-bar").hidden = true;
   $("view-signin").hidden = false;
   const local = !state.config || state.config.mode === "local";
@@ -293,6 +294,7 @@ function signOut(message) {
   queue.jobs = [];
   batch.items.clear();
   renderBatch();
+  resetAlbum();
   showSignIn(message);
 }
 
@@ -452,16 +454,30 @@ async function checkout(packId) {
 // ---------------------------------------------------------------------------------------------
 // Routing: #/ is the library, #/photos/{id} one photo
 
+const VIEWS = ["view-library", "view-photo", "view-albums", "view-album"];
+function showView(name) {
+  for (const id of VIEWS) $(id).hidden = id !== name;
+}
+
 function route() {
   if (!state.token) return showSignIn();
   const match = location.hash.match(/^#\/photos\/([0-9a-f-]{36})$/);
+  const albumMatch = location.hash.match(/^#\/albums\/([0-9a-f-]{36})$/);
+  if (!albumMatch) album.id = null;
   if (match) {
-    $("view-library").hidden = true;
-    $("view-photo").hidden = false;
+    showView("view-photo");
     openPhoto(match[1]);
+  } else if (albumMatch) {
+    showView("view-album");
+    state.current = null;
+    openAlbum(albumMatch[1]);
+  } else if (location.hash === "#/albums") {
+    showView("view-albums");
+    state.current = null;
+    document.title = "Albums · Rekindle";
+    loadAlbums();
   } else {
-    $("view-photo").hidden = true;
-    $("view-library").hidden = false;
+    showView("view-library");
     state.current = null;
     document.title = "Your photographs · Rekindle";
     if (!state.galleryLoaded) loadGalleryPage();
@@ -1134,12 +1150,19 @@ class Live {
       // Whatever happened before the stream was up is fetched once, so nothing shown is stale.
       for (const id of inFlightIds()) refreshPhoto(id);
       if (resumed) refreshNewest();
+      if (album.id) loadAlbumSoon();
     });
     source.addEventListener("attempt", (event) => {
       this.lastEventId = event.lastEventId;
       const data = JSON.parse(event.data);
       debug.events.push(data);
       onAttemptEvent(data);
+    });
+    source.addEventListener("batch", (event) => {
+      this.lastEventId = event.lastEventId;
+      const data = JSON.parse(event.data);
+      debug.events.push(data);
+      onBatchEvent(data);
     });
     source.onerror = () => {
       // The ticket was spent: the browser's own reconnect would be refused. Reconnect with a new
@@ -1166,6 +1189,7 @@ class Live {
       debug.polls += 1;
       for (const id of inFlightIds()) refreshPhoto(id);
       refreshNewest();
+      if (album.id && album.batch && !album.batch.done) loadAlbumSoon();
     };
     tick();
     this.pollTimer = setInterval(tick, POLL_MS);
@@ -1191,6 +1215,7 @@ function onAttemptEvent(data) {
   clearTimeout(meTimer);
   meTimer = setTimeout(loadMe, 300);
   if (data.photo_status) setPhotoStatus(data.photo_id, data.photo_status);
+  if (album.photos.has(data.photo_id)) loadAlbumSoon();
   // The event says what changed; the photo itself (URLs, attempts) is fetched fresh.
   if (state.photos.has(data.photo_id) || (state.current && state.current.id === data.photo_id) || state.galleryLoaded) {
     refreshPhoto(data.photo_id);
@@ -2298,6 +2323,461 @@ function setupDenoise() {
   show();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Albums (#/albums, #/albums/{id}): drop a scan of an album page, check the prints found (drag,
+// drop or add a corner quadrilateral), cut them into photos, restore the whole album with one
+// priced request (POST /photos/restore-batch, with an Idempotency-Key) whose progress comes from
+// the live `batch` events, and download it as one ZIP (GET /albums/{id}/export).
+
+const album = {
+  id: null,
+  body: null, // GET /albums/{id}, with every page of its photos in `items`
+  photos: new Set(), // ids of the photos shown
+  scan: null, // { id, width, height, scan_url } of the scan being checked
+  quads: [], // its prints' corners, [[x, y] x 4] in scan pixels
+  drag: null, // { print, corner, pointerId } while a corner is dragged
+  restoreKey: null, // the Idempotency-Key of the "Restore all" click not yet answered
+  batch: null, // { id, total, ...latest batch event } of the album's running batch
+  loadTimer: null,
+};
+const batchEvents = new Map(); // batch id -> its latest live event (it may beat the 202 here)
+const CORNERS = ["top-left", "top-right", "bottom-right", "bottom-left"];
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attrs = {}) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function resetAlbum() {
+  Object.assign(album, { id: null, body: null, scan: null, quads: [], batch: null, restoreKey: null });
+  album.photos.clear();
+  batchEvents.clear();
+  $("album-photos").replaceChildren();
+  $("album-list").replaceChildren();
+  $("scan-editor").hidden = true;
+}
+
+async function loadAlbums() {
+  try {
+    const page = await api("GET", "/albums?limit=100");
+    $("album-list").replaceChildren(
+      ...page.items.map((item) =>
+        el("li", {}, el("a", { class: "album-link", href: `#/albums/${item.id}` },
+          el("span", { class: "card-name", text: item.name }),
+          el("span", { class: "card-meta", text: `${item.photo_count} ${item.photo_count === 1 ? "photo" : "photos"}` }))),
+      ),
+    );
+    $("albums-empty").hidden = page.items.length > 0;
+  } catch (err) {
+    if (err.status !== 401) toast(err.message, "error");
+  }
+}
+
+async function createAlbum(event) {
+  event.preventDefault();
+  const name = $("album-name").value.trim();
+  if (!name) return $("album-name").focus();
+  try {
+    const created = await api("POST", "/albums", { json: { name } });
+    $("album-name").value = "";
+    location.hash = `#/albums/${created.id}`;
+  } catch (err) {
+    toast(err.message, "error");
+  }
+}
+
+async function openAlbum(id) {
+  if (album.id !== id) {
+    resetAlbum();
+    album.id = id;
+    $("album-title").textContent = "Loading…";
+    $("album-status").textContent = "";
+    $("album-progress").hidden = true;
+    $("album-bar").dataset.state = "idle";
+  }
+  await loadAlbum();
+  if (album.id === id && album.body) $("main").focus({ preventScroll: true });
+}
+
+function loadAlbumSoon() {
+  clearTimeout(album.loadTimer);
+  album.loadTimer = setTimeout(loadAlbum, 400);
+}
+
+async function loadAlbum() {
+  const id = album.id;
+  if (!id) return;
+  let body = null;
+  const items = [];
+  try {
+    let cursor = null;
+    do {
+      const query = new URLSearchParams({ limit: "100" });
+      if (cursor) query.set("cursor", cursor);
+      body = await api("GET", `/albums/${id}?${query}`);
+      items.push(...body.items);
+      cursor = body.next_cursor;
+    } while (cursor);
+  } catch (err) {
+    if (album.id !== id) return;
+    if (err.status === 404) {
+      toast("That album is not here any more.", "error");
+      location.hash = "#/albums";
+    } else if (err.status !== 401) toast(err.message, "error");
+    return;
+  }
+  if (album.id !== id) return;
+  album.body = { ...body, items };
+  renderAlbum();
+}
+
+// The photos a batch would restore now (and charge for): not busy, not archived.
+function restorable() {
+  return album.body ? album.body.items.filter((p) => !["processing", "archived"].includes(p.status)) : [];
+}
+
+function renderAlbum() {
+  const { name, items } = album.body;
+  $("album-title").textContent = name;
+  document.title = `${name} · Rekindle`;
+  const ready = items.filter((p) => p.status === "ready").length;
+  $("album-sub").textContent = `${items.length} ${items.length === 1 ? "photo" : "photos"}, ${ready} restored.`;
+  const grid = $("album-photos");
+  const cards = new Map([...grid.children].map((card) => [card.dataset.photoId, card]));
+  grid.replaceChildren(
+    ...items.map((photo) => {
+      state.photos.set(photo.id, { ...(state.photos.get(photo.id) || {}), ...photo });
+      const card = cards.get(photo.id) || buildCard(photo);
+      card.removeAttribute("id"); // the gallery's cards own card-{id}
+      fillCard(card, photo);
+      return card;
+    }),
+  );
+  album.photos = new Set(items.map((p) => p.id));
+  $("album-empty").hidden = items.length > 0;
+  const count = restorable().length;
+  const button = $("album-restore");
+  button.textContent = priced(`Restore all (${count})`, typeof prices().restore === "number" ? prices().restore * count : null);
+  button.disabled = count === 0 || Boolean(album.batch && !album.batch.done);
+  $("album-download").disabled = items.length === 0;
+}
+
+// --- the scan: detect, check, cut
+
+async function uploadScan(file) {
+  if (!file || !album.id) return;
+  const status = $("scan-status");
+  status.textContent = `Finding the prints in ${file.name}…`;
+  $("scan-input").disabled = true;
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    if (album.scan) await discardScan({ quiet: true });
+    const scan = await api("POST", "/scans?preview=true", { form });
+    album.scan = scan;
+    album.quads = scan.prints.map((p) => p.quad.map(([x, y]) => [x, y]));
+    status.textContent = `${scan.prints.length === 1 ? "1 print" : `${scan.prints.length} prints`} found. Check them below.`;
+    $("scan-error").hidden = true;
+    $("scan-editor").hidden = false;
+    buildScanEditor();
+    $("scan-editor").scrollIntoView({ block: "start" });
+  } catch (err) {
+    status.textContent = "";
+    toast(err.message, "error");
+  } finally {
+    $("scan-input").disabled = false;
+  }
+}
+
+function buildScanEditor() {
+  const { width, height, scan_url: url } = album.scan;
+  const svg = $("scan-svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.replaceChildren(svgEl("image", { href: url, width, height }));
+  album.quads.forEach((quad, index) => svg.append(printNode(index)));
+  const count = album.quads.length;
+  $("scan-prints").replaceChildren(
+    ...album.quads.map((quad, index) =>
+      el("li", {}, `Print ${index + 1}`,
+        el("button", { type: "button", class: "btn btn-small btn-quiet", onclick: () => removePrint(index) }, `Remove print ${index + 1}`))),
+  );
+  $("scan-confirm").textContent = `Make ${count} ${count === 1 ? "photo" : "photos"}`;
+  $("scan-confirm").disabled = count === 0;
+  renderScan();
+}
+
+function printNode(index) {
+  const group = svgEl("g", { class: "scan-print", "data-print": index });
+  group.append(svgEl("polygon", { class: "scan-quad" }), svgEl("text", { class: "scan-label", "aria-hidden": "true" }));
+  CORNERS.forEach((name, corner) => {
+    const handle = svgEl("circle", {
+      class: "scan-corner", tabindex: "0", role: "button", "aria-roledescription": "movable corner",
+      "aria-label": `Print ${index + 1}, ${name} corner`, "data-print": index, "data-corner": corner,
+    });
+    group.append(handle);
+  });
+  return group;
+}
+
+// Sizes in scan pixels that look the same on any screen: handles of 22 px (34 px for a finger).
+function scanUnit() {
+  const rect = $("scan-svg").getBoundingClientRect();
+  return rect.width ? album.scan.width / rect.width : 1;
+}
+
+function renderScan() {
+  if (!album.scan) return;
+  const unit = scanUnit();
+  const radius = (matchMedia("(pointer: coarse)").matches ? 17 : 11) * unit;
+  for (const group of $("scan-svg").querySelectorAll(".scan-print")) {
+    const quad = album.quads[Number(group.dataset.print)];
+    group.querySelector("polygon").setAttribute("points", quad.map((p) => p.join(",")).join(" "));
+    const label = group.querySelector("text");
+    const cx = quad.reduce((sum, p) => sum + p[0], 0) / 4;
+    const cy = quad.reduce((sum, p) => sum + p[1], 0) / 4;
+    Object.entries({ x: cx, y: cy, "font-size": 22 * unit }).forEach(([k, v]) => label.setAttribute(k, v));
+    label.textContent = String(Number(group.dataset.print) + 1);
+    for (const handle of group.querySelectorAll("circle")) {
+      const [x, y] = quad[Number(handle.dataset.corner)];
+      handle.setAttribute("cx", x);
+      handle.setAttribute("cy", y);
+      handle.setAttribute("r", radius);
+    }
+  }
+}
+
+function removePrint(index) {
+  album.quads.splice(index, 1);
+  buildScanEditor();
+  announce(`Print ${index + 1} removed. ${album.quads.length} left.`);
+  ($("scan-prints").querySelectorAll("button")[Math.min(index, album.quads.length - 1)] || $("scan-add")).focus();
+}
+
+function addPrint() {
+  const { width: w, height: h } = album.scan;
+  album.quads.push([[w * 0.35, h * 0.35], [w * 0.65, h * 0.35], [w * 0.65, h * 0.65], [w * 0.35, h * 0.65]]);
+  buildScanEditor();
+  announce(`Print ${album.quads.length} added in the middle of the scan: move its corners onto the print.`);
+  $("scan-svg").querySelector(`circle[data-print="${album.quads.length - 1}"]`).focus();
+}
+
+function moveCorner(print, corner, x, y) {
+  const { width, height } = album.scan;
+  album.quads[print][corner] = [Math.round(Math.min(width, Math.max(0, x))), Math.round(Math.min(height, Math.max(0, y)))];
+  renderScan();
+}
+
+function scanPoint(event) {
+  const point = new DOMPoint(event.clientX, event.clientY).matrixTransform($("scan-svg").getScreenCTM().inverse());
+  return [point.x, point.y];
+}
+
+function setupScanEditor() {
+  const svg = $("scan-svg");
+  svg.addEventListener("pointerdown", (event) => {
+    const handle = event.target.closest(".scan-corner");
+    if (!handle || event.button !== 0) return;
+    event.preventDefault();
+    handle.focus();
+    capture(handle, event.pointerId);
+    album.drag = { print: Number(handle.dataset.print), corner: Number(handle.dataset.corner), pointerId: event.pointerId };
+  });
+  svg.addEventListener("pointermove", (event) => {
+    const drag = album.drag;
+    if (!drag || drag.pointerId !== event.pointerId) return;
+    const [x, y] = scanPoint(event);
+    moveCorner(drag.print, drag.corner, x, y);
+  });
+  const end = (event) => {
+    if (album.drag && album.drag.pointerId === event.pointerId) album.drag = null;
+  };
+  svg.addEventListener("pointerup", end);
+  svg.addEventListener("pointercancel", end);
+  // Arrow keys move a focused corner by 2 screen pixels, 20 with Shift.
+  svg.addEventListener("keydown", (event) => {
+    const handle = event.target.closest(".scan-corner");
+    const step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[event.key];
+    if (!handle || !step) return;
+    event.preventDefault();
+    const distance = (event.shiftKey ? 20 : 2) * scanUnit();
+    const [x, y] = album.quads[Number(handle.dataset.print)][Number(handle.dataset.corner)];
+    moveCorner(Number(handle.dataset.print), Number(handle.dataset.corner), x + step[0] * distance, y + step[1] * distance);
+  });
+  new ResizeObserver(renderScan).observe(svg);
+  $("scan-add").addEventListener("click", addPrint);
+  $("scan-confirm").addEventListener("click", confirmScan);
+  $("scan-discard").addEventListener("click", () => discardScan());
+}
+
+async function confirmScan() {
+  const button = $("scan-confirm");
+  const error = $("scan-error");
+  button.disabled = true;
+  error.hidden = true;
+  try {
+    const body = { prints: album.quads.map((quad) => ({ quad })), border: true, album_id: album.id };
+    const made = await api("POST", `/scans/${album.scan.id}/photos`, { json: body });
+    album.scan = null;
+    $("scan-editor").hidden = true;
+    $("scan-status").textContent = `${made.photos.length} ${made.photos.length === 1 ? "photo" : "photos"} added to the album.`;
+    announce($("scan-status").textContent);
+    await loadAlbum();
+    loadMe();
+  } catch (err) {
+    error.textContent = err.code === "invalid_quad" ? `${err.message} Move its corners so it outlines a print.` : err.message;
+    error.hidden = false;
+  } finally {
+    button.disabled = album.quads.length === 0;
+  }
+}
+
+async function discardScan({ quiet = false } = {}) {
+  const scan = album.scan;
+  album.scan = null;
+  $("scan-editor").hidden = true;
+  if (!quiet) $("scan-status").textContent = "Scan discarded.";
+  if (scan) await api("DELETE", `/scans/${scan.id}`).catch(() => {});
+}
+
+// --- Restore all, its progress, Download all
+
+async function restoreAlbum() {
+  const count = restorable().length;
+  if (!count) return;
+  // The same click retried (after an error) keeps its key, so a request that did reach the
+  // server is answered again rather than charged twice.
+  if (!album.restoreKey && (await confirmBatch(count, "Restore all", { uploadOnly: false })) !== "restore") return;
+  const key = (album.restoreKey ||= newKey());
+  const button = $("album-restore");
+  const status = $("album-status");
+  button.disabled = true;
+  status.textContent = "Sending…";
+  $("album-bar").dataset.state = "running";
+  try {
+    const answer = await api("POST", "/photos/restore-batch", {
+      json: { album_id: album.id, options: {} },
+      headers: { "Idempotency-Key": key },
+    });
+    album.restoreKey = null;
+    loadMe();
+    if (!answer.accepted) {
+      album.batch = null;
+      status.textContent = `Nothing to restore now: ${answer.skipped} skipped.`;
+      $("album-bar").dataset.state = "idle";
+    } else {
+      album.batch = { batch_id: answer.batch_id, total: answer.accepted, completed: 0, failed: 0, done: false };
+      renderProgress(batchEvents.get(answer.batch_id) || album.batch);
+    }
+  } catch (err) {
+    $("album-bar").dataset.state = "failed";
+    if (err.code === "insufficient_credits") {
+      album.restoreKey = null; // nothing was created: a new click is a new request
+      const { required, balance: have } = err.details;
+      status.textContent = `Restoring this album costs ${credits(required ?? count)}; you have ${credits(have ?? balance() ?? 0)}.`;
+      offerCredits(status);
+    } else {
+      status.textContent = `${err.message} `;
+      status.append(el("button", { type: "button", class: "btn btn-small", onclick: restoreAlbum }, "Retry"));
+    }
+  } finally {
+    renderAlbum();
+  }
+}
+
+// Two attempts finishing at once may publish their counts out of order: progress only grows.
+function mergeProgress(old, data) {
+  const merged = { ...old, ...data, done: Boolean((old && old.done) || data.done) };
+  for (const key of ["completed", "failed"]) merged[key] = Math.max((old && old[key]) || 0, data[key] || 0);
+  return merged;
+}
+
+function onBatchEvent(data) {
+  batchEvents.set(data.batch_id, mergeProgress(batchEvents.get(data.batch_id), data));
+  if (album.batch && album.batch.batch_id === data.batch_id) renderProgress(data);
+  if (album.id) loadAlbumSoon();
+}
+
+function renderProgress(data) {
+  album.batch = mergeProgress(album.batch, data);
+  const { total, completed = 0, failed = 0, done } = album.batch;
+  const progress = $("album-progress");
+  progress.hidden = false;
+  progress.max = total;
+  progress.value = completed + failed;
+  $("album-bar").dataset.state = done ? (failed ? "failed" : "done") : "running";
+  const text = done ? `${total} photos: ${completed} restored, ${failed} failed.` : `Restoring: ${completed + failed} of ${total} done…`;
+  $("album-status").textContent = text;
+  if (done) {
+    announce(text);
+    loadMe();
+    loadAlbumSoon();
+  }
+  if (album.body) renderAlbum();
+}
+
+// The ZIP needs the bearer token, which a plain link cannot send: it is fetched, then saved.
+async function downloadAlbum() {
+  const button = $("album-download");
+  button.disabled = true;
+  button.textContent = "Preparing the ZIP…";
+  try {
+    const path = `/albums/${album.id}/export`;
+    let response = await fetch(API + path, { headers: { Authorization: `Bearer ${state.token}` } });
+    if (response.status === 401 && (await refreshSession())) {
+      response = await fetch(API + path, { headers: { Authorization: `Bearer ${state.token}` } });
+    }
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      throw new Error((body && body.error && body.error.message) || `The server answered ${response.status}.`);
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const name = `${(album.body.name || "album").replace(/[\\/:*?"<>|]+/g, "_")}.zip`;
+    const link = el("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (err) {
+    toast(err.message === "Failed to fetch" ? "The server cannot be reached. Check your connection and try again." : err.message, "error");
+  } finally {
+    button.textContent = "Download all";
+    button.disabled = !(album.body && album.body.items.length);
+  }
+}
+
+function setupAlbums() {
+  $("album-create").addEventListener("submit", createAlbum);
+  $("album-restore").addEventListener("click", restoreAlbum);
+  $("album-download").addEventListener("click", downloadAlbum);
+  const zone = $("scan-dropzone");
+  const input = $("scan-input");
+  input.addEventListener("change", () => {
+    uploadScan(input.files[0]);
+    input.value = "";
+  });
+  for (const name of ["dragenter", "dragover"]) {
+    zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.dataset.over = "true";
+    });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.dataset.over = "false";
+    });
+  }
+  zone.addEventListener("drop", (event) => uploadScan(event.dataTransfer.files[0]));
+  setupScanEditor();
+}
+
 async function main() {
   $("signin-form").addEventListener("submit", signIn);
   $("signup-form").addEventListener("submit", signUp);
@@ -2315,6 +2795,7 @@ async function main() {
   $("animate-btn").addEventListener("click", animate);
   $("delete-btn").addEventListener("click", askDelete);
   $("confirm-delete").addEventListener("close", onDeleteDialogClose);
+  setupAlbums();
   window.addEventListener("hashchange", route);
   new IntersectionObserver((entries) => {
     if (entries.some((entry) => entry.isIntersecting) && state.token && !$("view-library").hidden) loadGalleryPage();
