@@ -99,6 +99,8 @@ def table(scores: Scores) -> str:
         family = " (Wan)" if p in WAN_FAMILY else ""
         lines.append(f"| {p}{family} | {len(scores.names[p])} | {cells} | {worst:.2f} {name} |")
     damaged = [p for p in scores.rows if p != "clean"]
+    if not damaged:
+        return "\n".join(lines)
     cells = " | ".join(
         "{:.2f} / {:.4f}".format(*np.mean([scores.mean(p, m) for p in damaged], axis=0))
         for m in METHODS
@@ -110,6 +112,8 @@ def table(scores: Scores) -> str:
 def gain_db(scores: Scores) -> float:
     """Mean over damaged presets of classic's mean PSNR gain over the damaged input (dB)."""
     damaged = [p for p in scores.rows if p != "clean"]
+    if not damaged:
+        return 0.0
     return float(
         np.mean([scores.mean(p, "classic")[0] - scores.mean(p, "damaged")[0] for p in damaged])
     )
