@@ -862,11 +862,10 @@ function restoreRow(key, photo) {
   return row;
 }
 
-function setupDropzone() {
-  const zone = $("dropzone");
-  const input = $("file-input");
+// A drop zone with its file input: `onFiles` gets the FileList picked or dropped.
+function wireDropzone(zone, input, onFiles) {
   input.addEventListener("change", () => {
-    uploadFiles(input.files);
+    onFiles(input.files);
     input.value = "";
   });
   for (const name of ["dragenter", "dragover"]) {
@@ -881,7 +880,11 @@ function setupDropzone() {
       zone.dataset.over = "false";
     });
   }
-  zone.addEventListener("drop", (event) => uploadFiles(event.dataTransfer.files));
+  zone.addEventListener("drop", (event) => onFiles(event.dataTransfer.files));
+}
+
+function setupDropzone() {
+  wireDropzone($("dropzone"), $("file-input"), uploadFiles);
   // Dropping anywhere else on the page should not navigate away to the file.
   window.addEventListener("dragover", (event) => event.preventDefault());
   window.addEventListener("drop", (event) => event.preventDefault());
@@ -2756,25 +2759,7 @@ function setupAlbums() {
   $("album-create").addEventListener("submit", createAlbum);
   $("album-restore").addEventListener("click", restoreAlbum);
   $("album-download").addEventListener("click", downloadAlbum);
-  const zone = $("scan-dropzone");
-  const input = $("scan-input");
-  input.addEventListener("change", () => {
-    uploadScan(input.files[0]);
-    input.value = "";
-  });
-  for (const name of ["dragenter", "dragover"]) {
-    zone.addEventListener(name, (event) => {
-      event.preventDefault();
-      zone.dataset.over = "true";
-    });
-  }
-  for (const name of ["dragleave", "drop"]) {
-    zone.addEventListener(name, (event) => {
-      event.preventDefault();
-      zone.dataset.over = "false";
-    });
-  }
-  zone.addEventListener("drop", (event) => uploadScan(event.dataTransfer.files[0]));
+  wireDropzone($("scan-dropzone"), $("scan-input"), (files) => uploadScan(files[0]));
   setupScanEditor();
 }
 
