@@ -6,8 +6,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from rekindle.logcontext import new_context
 from tests.support.services import moto_s3
 from tests.support.stack import Stack, open_stack
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_context() -> Iterator[None]:
+    """Each test logs in a context of its own: a test that calls a request dependency directly
+    (`current_user` binds `user_id`) must not leave that field on the next test's log lines."""
+    with new_context():
+        yield
 
 
 @pytest.fixture(scope="session")
