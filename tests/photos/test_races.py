@@ -98,7 +98,7 @@ def test_deleting_a_photo_while_its_result_is_recorded_leaves_no_object(
     with session_scope(sessions) as session:
         attempt_id = request_restore(session, settings, OWNER, photo_id, RestoreOptions()).id
     with session_scope(sessions) as session:
-        assert mark_processing(session, attempt_id) is not None
+        assert mark_processing(session, attempt_id)
     original = keys.original_key(OWNER, photo_id, "png")
     result = keys.restored_key(OWNER, photo_id, attempt_id)
     thumbnail = keys.thumbnail_key(OWNER, photo_id, attempt_id)

@@ -52,6 +52,16 @@ def _runtime(tmp_path: Path) -> Iterator[Runtime]:
             reset_buses()
 
 
+def _pending_attempt(runtime: Runtime, owner: str, photo_id: uuid.UUID) -> uuid.UUID:
+    """A committed pending attempt of `photo_id` on the instant `probe` engine."""
+    with runtime.sessions() as session:
+        attempt = request_restore(
+            session, runtime.settings, owner, photo_id, RestoreOptions(engine="probe")
+        )
+        session.commit()
+        return attempt.id
+
+
 def _user_with_photos(runtime: Runtime, count: int) -> tuple[str, list[uuid.UUID]]:
     token = runtime.verifier.issue_local("alice", "alice@example.org", 60)
     current_user(runtime, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
@@ -99,17 +109,13 @@ def _events(runtime: Runtime, user_id: str) -> list[dict[str, Any]]:
 def test_an_attempt_takes_two_transactions_in_the_worker(tmp_path: Path) -> None:
     with _runtime(tmp_path) as runtime:
         owner, (photo_id,) = _user_with_photos(runtime, 1)
-        with runtime.sessions() as session:
-            attempt = request_restore(
-                session, runtime.settings, owner, photo_id, RestoreOptions(engine="probe")
-            )
-            session.commit()
+        attempt_id = _pending_attempt(runtime, owner, photo_id)
         with _transactions(runtime) as counted:
-            assert run_restore_attempt(runtime, attempt.id) == "completed"
+            assert run_restore_attempt(runtime, attempt_id) == "completed"
         assert counted == {"begin": 2, "commit": 2}
         # a duplicate delivery: one transaction, nothing changes
         with _transactions(runtime) as counted:
-            assert run_restore_attempt(runtime, attempt.id) == "skipped"
+            assert run_restore_attempt(runtime, attempt_id) == "skipped"
         assert counted["begin"] == 1
         statuses = [(e["status"], e["photo_status"]) for e in _events(runtime, owner)]
         assert statuses == [("processing", "processing"), ("completed", "ready")]
@@ -155,14 +161,11 @@ def test_a_batch_attempt_takes_two_and_its_progress_ends_done(tmp_path: Path) ->
 def test_an_attempt_whose_photo_is_gone_is_skipped(tmp_path: Path, gone: str) -> None:
     with _runtime(tmp_path) as runtime:
         owner, (photo_id,) = _user_with_photos(runtime, 1)
+        attempt_id = _pending_attempt(runtime, owner, photo_id)
         with runtime.sessions() as session:
-            attempt = request_restore(
-                session, runtime.settings, owner, photo_id, RestoreOptions(engine="probe")
-            )
-            session.commit()
             session.delete(session.get(Photo, photo_id))
             session.commit()
-        assert run_restore_attempt(runtime, attempt.id) == "skipped"
+        assert run_restore_attempt(runtime, attempt_id) == "skipped"
 
 
 def test_a_batch_accepts_in_a_constant_number_of_statements(

@@ -168,12 +168,18 @@ def charge(
             session, user_id, -amount, kind=LedgerKind.CHARGE, reference=reference, reason=reason
         )
     except _NoSuchRow:
-        have = balance(session, user_id)
-        unit = "credit" if amount == 1 else "credits"
-        raise PaymentRequired(
-            f"This costs {amount} {unit} and your balance is {have}; buy credits to continue.",
-            extra={"required": amount, "balance": have},
-        ) from None
+        raise _short_of(session, user_id, amount) from None
+
+
+def _short_of(session: Session, user_id: str, required: int) -> PaymentRequired:
+    """The 402 (`insufficient_credits`) for a charge of `required` credits the balance can't cover,
+    with `required` and `balance` in the body."""
+    have = balance(session, user_id)
+    unit = "credit" if required == 1 else "credits"
+    return PaymentRequired(
+        f"This costs {required} {unit} and your balance is {have}; buy credits to continue.",
+        extra={"required": required, "balance": have},
+    )
 
 
 def charge_many(
@@ -198,11 +204,7 @@ def charge_many(
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if after is None:
-        have = balance(session, user_id)
-        raise PaymentRequired(
-            f"This costs {total} credits and your balance is {have}; buy credits to continue.",
-            extra={"required": total, "balance": have},
-        )
+        raise _short_of(session, user_id, total)
     before, now = after + total, utcnow()
     session.execute(
         insert(CreditLedgerEntry.__table__),  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import uuid
 from typing import cast
 
 from sqlalchemy import Table, case, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from rekindle.credits.ledger import charge_reference, refund
 from rekindle.db import utcnow
@@ -18,23 +18,16 @@ ATTEMPTS_TABLE = cast(Table, RestoreAttempt.__table__)
 PHOTOS_TABLE = cast(Table, Photo.__table__)
 
 
-def mark_processing(session: Session, attempt_id: uuid.UUID) -> RestoreAttempt | None:
-    """pending -> processing. Returns the attempt, or None when it was not pending (already taken,
-    finished, failed by the sweep, or deleted with its photo)."""
+def mark_processing(session: Session, attempt_id: uuid.UUID) -> bool:
+    """pending -> processing (a Core UPDATE: no ORM bookkeeping on the worker's hot path). False
+    when the attempt was not pending (already taken, finished, failed by the sweep, or deleted
+    with its photo)."""
     taken = session.execute(
-        update(RestoreAttempt)
+        update(ATTEMPTS_TABLE)
         .where(RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.PENDING)
         .values(status=AttemptStatus.PROCESSING, started_at=utcnow())
-        .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
-    if not taken:
-        return None
-    # its photo in the same SELECT: the worker reads it next (one round trip fewer, issue 16)
-    return session.scalars(
-        select(RestoreAttempt)
-        .where(RestoreAttempt.id == attempt_id)
-        .options(joinedload(RestoreAttempt.photo))
-    ).one()
+    return bool(taken)
 
 
 def _stored_bytes(params: dict[str, object]) -> int:

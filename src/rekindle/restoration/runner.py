@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from PIL import Image
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from rekindle import metrics
@@ -45,9 +45,9 @@ from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.service import request_restore, validate_restore
 from rekindle.queue import RESTORE_TASK, send
 from rekindle.restoration.outcomes import (
-    ATTEMPTS_TABLE,
     mark_completed,
     mark_failed,
+    mark_processing,
     record_remote_job,
 )
 from rekindle.runtime import Runtime
@@ -243,15 +243,7 @@ def _claim(
             admission = runtime.budgets.admit(engine)
             if not admission.allowed:
                 return _Deferral(engine, created_at, admission)
-            taken = session.execute(
-                update(ATTEMPTS_TABLE)  # Core: no ORM bookkeeping on the hot path
-                .where(
-                    RestoreAttempt.id == attempt_id,
-                    RestoreAttempt.status == AttemptStatus.PENDING,
-                )
-                .values(status=AttemptStatus.PROCESSING, started_at=utcnow())
-            ).rowcount  # type: ignore[attr-defined]
-            if not taken:
+            if not mark_processing(session, attempt_id):
                 admission.release()
                 admission = None
                 return "skipped"
