@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from rekindle.api.deps import current_user
 from rekindle.config import Settings
@@ -60,6 +61,20 @@ def _pending_attempt(runtime: Runtime, owner: str, photo_id: uuid.UUID) -> uuid.
         )
         session.commit()
         return attempt.id
+
+
+def _probe_batch(
+    runtime: Runtime, session: Session, owner: str, photo_ids: list[uuid.UUID]
+) -> dict[str, Any]:
+    """`restore_batch` of `photo_ids` on the instant `probe` engine, no idempotency key."""
+    return restore_batch(
+        runtime,
+        session,
+        owner,
+        BatchRestoreIn(photo_ids=photo_ids, options=RestoreOptions(engine="probe")),
+        idempotency_key=None,
+        base_url="http://testserver",
+    )
 
 
 def _user_with_photos(runtime: Runtime, count: int) -> tuple[str, list[uuid.UUID]]:
@@ -125,14 +140,7 @@ def test_a_batch_attempt_takes_two_and_its_progress_ends_done(tmp_path: Path) ->
     with _runtime(tmp_path) as runtime:
         owner, photo_ids = _user_with_photos(runtime, 3)
         with runtime.sessions() as session:
-            answer = restore_batch(
-                runtime,
-                session,
-                owner,
-                BatchRestoreIn(photo_ids=photo_ids, options=RestoreOptions(engine="probe")),
-                idempotency_key=None,
-                base_url="http://testserver",
-            )
+            answer = _probe_batch(runtime, session, owner, photo_ids)
         assert answer["accepted"] == 3
         with runtime.sessions() as session:
             attempt_ids = list(
@@ -189,14 +197,7 @@ def test_a_batch_accepts_in_a_constant_number_of_statements(
             event.listen(runtime.engine, "before_cursor_execute", count)
             with runtime.sessions() as session:
                 chosen = photo_ids[:size] if size == 2 else photo_ids[2:]
-                answer = restore_batch(
-                    runtime,
-                    session,
-                    owner,
-                    BatchRestoreIn(photo_ids=chosen, options=RestoreOptions(engine="probe")),
-                    idempotency_key=None,
-                    base_url="http://testserver",
-                )
+                answer = _probe_batch(runtime, session, owner, chosen)
             event.remove(runtime.engine, "before_cursor_execute", count)
             assert answer["accepted"] == size
             counts[size] = len(statements)
