@@ -156,11 +156,13 @@ def test_scan_adjusted_split_restored_all_and_downloaded(
         )
         expect(page.locator("#credits-count")).to_have_text("7")
 
-        # Download all: one ZIP with three restored images and the manifest.
+        # Download all: one ZIP with three restored images and the manifest, streamed by the
+        # browser from a one-time ticket URL (not assembled in page memory as a blob).
         with page.expect_download() as download_info:
             page.get_by_role("button", name="Download all").click()
         download = download_info.value
         assert download.suggested_filename == "Grandma.zip"
+        assert "/api/v1/exports/" in download.url, download.url
         saved = tmp_path / "album.zip"
         download.save_as(saved)
     with zipfile.ZipFile(saved) as archive:

@@ -1,14 +1,17 @@
-"""`/api/v1/albums` and `/api/v1/exports`: thin endpoints over `albums.service` and `export`."""
+"""`/api/v1/albums` and `/api/v1/exports`: thin endpoints over `albums.service`, `export` and
+`tickets`."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
-from rekindle.albums import export, service
+from rekindle.albums import export, service, tickets
 from rekindle.albums.schemas import (
     AlbumIn,
     AlbumOut,
@@ -24,8 +27,12 @@ from rekindle.api.routing import TransactionalRoute
 from rekindle.models import Album
 from rekindle.photos import service as photos
 from rekindle.photos.views import photo_summary
+from rekindle.storage.disposition import content_disposition
 
 router = APIRouter(route_class=TransactionalRoute, tags=["albums"], responses=ERRORS)
+
+EXPORT_ZIP_NAME = "rekindle-export.zip"
+"""The file name of an export of chosen photos (an album's export is named after the album)."""
 
 EXPORT_ROUTE: dict[str, Any] = limited("export")
 EXPORT_ROUTE["responses"] = {
@@ -138,8 +145,12 @@ def _zip_response(
     return StreamingResponse(
         export.stream_zip(runtime.store, entries, records),
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": content_disposition(filename), "Cache-Control": "no-store"},
     )
+
+
+def _album_zip_name(album: Album) -> str:
+    return f"{album.name}.zip"
 
 
 @router.get(
@@ -155,11 +166,13 @@ def export_album(
     originals: Annotated[bool, Query(description="Also include the originals")] = False,
     animations: Annotated[bool, Query(description="Also include the latest animations")] = False,
 ) -> StreamingResponse:
-    """A streamed ZIP of the album's chosen results (human file names) and `manifest.json`."""
+    """A streamed ZIP of the album's chosen results (human file names) and `manifest.json`,
+    offered as `{album name}.zip`."""
+    album = service.get_album(session, user.id, album_id)
     photo_ids = service.album_photo_ids(session, user.id, album_id)
     chosen = export.load_photos(session, user.id, photo_ids)
     planned = export.plan(chosen, originals=originals, animations=animations)
-    return _zip_response(runtime, planned, f"album-{str(album_id)[:8]}.zip")
+    return _zip_response(runtime, planned, _album_zip_name(album))
 
 
 @router.post("/exports", response_class=StreamingResponse, **EXPORT_ROUTE)
@@ -169,4 +182,84 @@ def export_photos(
     """A streamed ZIP of the given photos' chosen results and `manifest.json`."""
     chosen = export.load_photos(session, user.id, body.photo_ids)
     planned = export.plan(chosen, originals=body.originals, animations=body.animations)
-    return _zip_response(runtime, planned, "rekindle-export.zip")
+    return _zip_response(runtime, planned, EXPORT_ZIP_NAME)
+
+
+class ExportTicketOut(BaseModel):
+    """A one-time download link of a ZIP export."""
+
+    url: str = Field(
+        description="Open it (no token needed) to download the ZIP; it works once, until "
+        "`expires_at`"
+    )
+    expires_at: datetime
+
+
+TICKET_ROUTE: dict[str, Any] = {
+    "status_code": status.HTTP_201_CREATED,
+    "response_model": ExportTicketOut,
+    **limited("export"),
+}
+
+
+def _ticket_out(
+    runtime: RuntimeDep, base_url: str, ticket: str, expires_at: datetime
+) -> ExportTicketOut:
+    base = (runtime.settings.public_base_url or base_url).rstrip("/")
+    return ExportTicketOut(url=f"{base}/api/v1/exports/{ticket}", expires_at=expires_at)
+
+
+@router.post("/albums/{album_id}/export-ticket", **TICKET_ROUTE)
+def album_export_ticket(
+    album_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    user: CurrentUser,
+    base_url: BaseUrl,
+    originals: Annotated[bool, Query(description="Also include the originals")] = False,
+    animations: Annotated[bool, Query(description="Also include the latest animations")] = False,
+) -> ExportTicketOut:
+    """A one-time link that downloads the album's export (as `GET /albums/{id}/export` would)
+    without the bearer token, so that a browser can stream it to disk. Counts as one export."""
+    album = service.get_album(session, user.id, album_id)
+    photo_ids = service.album_photo_ids(session, user.id, album_id)
+    ticket, expires_at = tickets.issue_ticket(
+        session,
+        user.id,
+        photo_ids,
+        originals=originals,
+        animations=animations,
+        filename=_album_zip_name(album),
+    )
+    return _ticket_out(runtime, base_url, ticket, expires_at)
+
+
+@router.post("/exports/tickets", **TICKET_ROUTE)
+def export_ticket(
+    body: ExportIn, runtime: RuntimeDep, session: SessionDep, user: CurrentUser, base_url: BaseUrl
+) -> ExportTicketOut:
+    """A one-time link that downloads the export of the given photos (as `POST /exports` would)
+    without the bearer token. Counts as one export."""
+    ticket, expires_at = tickets.issue_ticket(
+        session,
+        user.id,
+        body.photo_ids,
+        originals=body.originals,
+        animations=body.animations,
+        filename=EXPORT_ZIP_NAME,
+    )
+    return _ticket_out(runtime, base_url, ticket, expires_at)
+
+
+@router.get(
+    "/exports/{ticket}",
+    response_class=StreamingResponse,
+    responses={200: EXPORT_ROUTE["responses"][200]},
+)
+def download_export(ticket: str, runtime: RuntimeDep, session: SessionDep) -> StreamingResponse:
+    """The ZIP a ticket was issued for, streamed; no token needed, the ticket is the credential
+    and works once. 404 `export_ticket_not_found` when it is unknown, used or expired."""
+    redeemed = tickets.redeem_ticket(session, ticket)
+    chosen = export.load_photos(session, redeemed.user_id, redeemed.photo_uuids())
+    planned = export.plan(chosen, originals=redeemed.originals, animations=redeemed.animations)
+    return _zip_response(runtime, planned, redeemed.filename)

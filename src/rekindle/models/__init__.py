@@ -6,6 +6,7 @@ from rekindle.models.auth_session import AuthSession
 from rekindle.models.credit_ledger import CreditLedgerEntry, LedgerKind
 from rekindle.models.deleted_subject import DeletedSubject
 from rekindle.models.event import Event, EventTicket
+from rekindle.models.export_ticket import ExportTicket
 from rekindle.models.orphan_object import OrphanObject
 from rekindle.models.payment_event import PaymentEvent
 from rekindle.models.pending_signup import PendingSignup
@@ -26,6 +27,7 @@ __all__ = [
     "DeletedSubject",
     "Event",
     "EventTicket",
+    "ExportTicket",
     "LedgerKind",
     "OrphanObject",
     "PaymentEvent",

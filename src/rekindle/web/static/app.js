@@ -2330,7 +2330,7 @@ function setupDenoise() {
 // Albums (#/albums, #/albums/{id}): drop a scan of an album page, check the prints found (drag,
 // drop or add a corner quadrilateral), cut them into photos, restore the whole album with one
 // priced request (POST /photos/restore-batch, with an Idempotency-Key) whose progress comes from
-// the live `batch` events, and download it as one ZIP (GET /albums/{id}/export).
+// the live `batch` events, and download it as one ZIP (a one-time `export-ticket` URL).
 
 const album = {
   id: null,
@@ -2725,32 +2725,21 @@ function renderProgress(data) {
   if (album.body) renderAlbum();
 }
 
-// The ZIP needs the bearer token, which a plain link cannot send: it is fetched, then saved.
+// A plain link cannot carry the bearer token, and fetch() would hold the whole ZIP in memory: the
+// page takes a one-time ticket URL and lets the browser stream the ZIP to disk. The server names
+// the file after the album (Content-Disposition), which wins over the empty `download` attribute.
 async function downloadAlbum() {
   const button = $("album-download");
   button.disabled = true;
-  button.textContent = "Preparing the ZIP…";
   try {
-    const path = `/albums/${album.id}/export`;
-    let response = await fetch(API + path, { headers: { Authorization: `Bearer ${state.token}` } });
-    if (response.status === 401 && (await refreshSession())) {
-      response = await fetch(API + path, { headers: { Authorization: `Bearer ${state.token}` } });
-    }
-    if (!response.ok) {
-      const body = await response.json().catch(() => null);
-      throw new Error((body && body.error && body.error.message) || `The server answered ${response.status}.`);
-    }
-    const url = URL.createObjectURL(await response.blob());
-    const name = `${(album.body.name || "album").replace(/[\\/:*?"<>|]+/g, "_")}.zip`;
-    const link = el("a", { href: url, download: name, hidden: true });
+    const { url } = await api("POST", `/albums/${album.id}/export-ticket`);
+    const link = el("a", { href: url, download: true, hidden: true });
     document.body.append(link);
     link.click();
     link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
   } catch (err) {
-    toast(err.message === "Failed to fetch" ? "The server cannot be reached. Check your connection and try again." : err.message, "error");
+    toast(err.message, "error");
   } finally {
-    button.textContent = "Download all";
     button.disabled = !(album.body && album.body.items.length);
   }
 }
