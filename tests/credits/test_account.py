@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import func, select
 
 from rekindle.credits.ledger import anonymous_id
-from rekindle.models import CreditLedgerEntry, PaymentEvent, Photo, RestoreAttempt, User
+from rekindle.models import CreditLedgerEntry, PaymentEvent, Photo, RestoreAttempt, Scan, User
 from tests.credits.helpers import (
     checkout_event,
     me,
@@ -17,6 +17,7 @@ from tests.credits.helpers import (
     post_webhook,
     rows,
     sign,
+    small_jpeg,
     upload,
 )
 from tests.support.stack import Stack
@@ -145,3 +146,26 @@ def test_delete_me_removes_photos_objects_and_personal_fields(credits_stack: Sta
     assert stack.client.get("/api/v1/photos", headers=auth).status_code == 401
     with stack.runtime.sessions() as session:
         assert session.get(User, user) is None
+
+
+def test_delete_me_removes_scans_confirmed_or_not(credits_stack: Stack) -> None:
+    """A scan is stored apart from the photos cut from it; an abandoned preview has no photo at
+    all. Deleting the account removes both scans' objects and rows."""
+    stack = credits_stack
+    user = new_user(stack, "scanner")
+    prefix = f"users/{user}/"
+    for params in ({"preview": "true"}, {"detect": "false"}):
+        response = stack.client.post(
+            "/api/v1/scans",
+            params=params,
+            headers=stack.auth(user),
+            files={"file": ("page.jpg", small_jpeg(7, (320, 240)), "image/jpeg")},
+        )
+        assert response.status_code == 201, response.text
+    assert [k for k in stack.object_keys() if k.startswith(f"{prefix}scans/")]
+
+    assert stack.client.delete("/api/v1/me", headers=stack.auth(user)).status_code == 204
+
+    assert not [k for k in stack.object_keys() if k.startswith(prefix)]
+    with stack.runtime.sessions() as session:
+        assert not session.scalar(select(func.count(Scan.id)).where(Scan.owner_id == user))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from rekindle.credits import ledger
 from rekindle.errors import NotFound, ServiceUnavailable
-from rekindle.models import CreditLedgerEntry, DeletedSubject, PaymentEvent, Photo, User
+from rekindle.models import CreditLedgerEntry, DeletedSubject, PaymentEvent, Photo, Scan, User
 from rekindle.models.deleted_subject import subject_hash
 from rekindle.photos.service import owned_photos_query, photo_object_keys
 from rekindle.storage import ObjectStore, StorageError
@@ -65,10 +65,10 @@ def owned_photos(session: Session, user_id: str) -> list[Photo]:
 
 
 def delete_account(session: Session, store: ObjectStore, user_id: str) -> None:
-    """Delete the account: every stored object of its photos (batch delete) first, then the photos
-    and their attempts, then the user row. Ledger rows and payment records are kept for accounting,
-    with `user_id` replaced by `ledger.anonymous_id(user_id)`; the signup reference (the only one
-    that names the user) is rewritten the same way.
+    """Delete the account: every stored object of its photos and scans (batch delete) first, then
+    the photos and their attempts, then the user row (scans go with it). Ledger rows and payment
+    records are kept for accounting, with `user_id` replaced by `ledger.anonymous_id(user_id)`;
+    the signup reference (the only one that names the user) is rewritten the same way.
 
     If storage is down, ServiceUnavailable (`storage_unavailable`) is raised and nothing is deleted,
     so no object is ever left without the row that points at it. Raises NotFound (`user_not_found`).
@@ -80,6 +80,9 @@ def delete_account(session: Session, store: ObjectStore, user_id: str) -> None:
     get_user(session, user_id, lock=True)
     photos = list(session.scalars(select(Photo).where(Photo.owner_id == user_id)))
     keys = [key for photo in photos for key in photo_object_keys(photo)]
+    # Scans are stored apart from the photos cut from them (an abandoned preview has none); their
+    # rows go with the user row (ON DELETE CASCADE), their objects must go here.
+    keys += session.scalars(select(Scan.object_key).where(Scan.owner_id == user_id)).all()
     try:
         store.delete_many(keys)
     except StorageError as exc:
