@@ -131,9 +131,10 @@ def test_preview_then_confirm_edited_prints(stack: Stack, three_print_scan: byte
     assert confirmed.status_code == 201, confirmed.text
     photos = confirmed.json()["photos"]
     assert len(photos) == 2
-    # The scan is kept while a photo cut from it lives, and deleted with the last one.
+    # The scan and its display copy are kept while a photo cut from it lives, and deleted with
+    # the last one.
     scan_keys = {k for k in stack.object_keys() - before if "/scans/" in k}
-    assert len(scan_keys) == 1
+    assert len(scan_keys) == 2 and any(k.endswith(".display.jpg") for k in scan_keys)
     for photo in photos:
         assert (
             stack.client.delete(f"{API}/photos/{photo['id']}", headers=stack.auth(user)).status_code

@@ -270,3 +270,31 @@ def test_short_balance_says_the_total_then_a_retry_reuses_its_key(
         expect(status).to_have_text("3 photos: 3 restored, 0 failed.", timeout=120_000)
         expect(page.locator("#credits-count")).to_have_text("4")
     assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
+
+
+def test_a_tiff_scan_is_drawn_in_the_editor(
+    web_stack: Stack, browser: Any, scan_file: Path, tmp_path: Path
+) -> None:
+    """Chromium cannot show a TIFF: the editor draws the scan's JPEG display copy instead."""
+    tiff = tmp_path / "album-page.tiff"
+    with Image.open(scan_file) as image:
+        image.save(tiff, format="TIFF")
+    email = "album-tiff@example.com"
+    local_account(web_stack, email)
+    with browser_page(browser) as page:
+        sign_in(page, web_stack, email)
+        _open_new_album(page, "Tiff")
+        _drop_scan(page, tiff)
+        drawn = page.evaluate(
+            """async () => {
+                const href = document.querySelector('#scan-svg image').getAttribute('href');
+                const blob = await (await fetch(href)).blob();
+                try {
+                    const bitmap = await createImageBitmap(blob);
+                    return [bitmap.width, bitmap.height];
+                } catch (error) {
+                    return null;
+                }
+            }"""
+        )
+        assert drawn == [900, 1150], drawn  # decoded by the browser, at the scan's size

@@ -82,7 +82,8 @@ def delete_account(session: Session, store: ObjectStore, user_id: str) -> None:
     keys = [key for photo in photos for key in photo_object_keys(photo)]
     # Scans are stored apart from the photos cut from them (an abandoned preview has none); their
     # rows go with the user row (ON DELETE CASCADE), their objects must go here.
-    keys += session.scalars(select(Scan.object_key).where(Scan.owner_id == user_id)).all()
+    scans = session.scalars(select(Scan).where(Scan.owner_id == user_id))
+    keys += [key for scan in scans for key in scan.stored_keys()]
     try:
         store.delete_many(keys)
     except StorageError as exc:

@@ -31,7 +31,7 @@ def release_if_unused(session: Session, store: ObjectStore, scan_id: uuid.UUID |
     if scan is None:
         return
     try:
-        store.delete_many([scan.object_key])
+        store.delete_many(scan.stored_keys())
     except StorageError:
         log.warning("could not delete scan %s; it stays until its owner is deleted", scan_id)
         return

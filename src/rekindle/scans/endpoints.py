@@ -26,12 +26,18 @@ router = APIRouter(
 
 
 def _out(scan: Scan, made: list[Photo], runtime: Runtime, base_url: str) -> ScanOut:
+    scan_url = runtime.store.download_url(
+        scan.object_key, base_url=base_url, filename=scan.original_filename
+    )
     return ScanOut(
         id=scan.id,
         width=scan.width,
         height=scan.height,
-        scan_url=runtime.store.download_url(
-            scan.object_key, base_url=base_url, filename=scan.original_filename
+        scan_url=scan_url,
+        display_url=(
+            runtime.store.download_url(scan.display_key, base_url=base_url)
+            if scan.display_key
+            else scan_url
         ),
         prints=[DetectedPrintOut(**found) for found in scan.detected],
         photos=[photo_out(photo, runtime.store, base_url) for photo in made],

@@ -26,6 +26,10 @@ class ScanOut(BaseModel):
     width: int = Field(description="Pixels")
     height: int = Field(description="Pixels")
     scan_url: str = Field(description="Signed download URL of the scan as uploaded")
+    display_url: str = Field(
+        description="Signed URL of a JPEG of the scan that any browser shows (at most 2560 px a "
+        "side, the aspect of `width`×`height`), for drawing the prints over it"
+    )
     prints: list[DetectedPrintOut] = Field(description="The prints detected in the scan")
     photos: list[PhotoOut] = Field(description="The photos cut from it (empty for a preview)")
     created_at: datetime

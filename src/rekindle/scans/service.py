@@ -1,6 +1,7 @@
 """Scans of several prints: store the scan, detect its prints, cut them into photos.
 
-A scan is stored once (`keys.scan_key`) with the prints detected in it. Confirming cuts each
+A scan is stored once (`keys.scan_key`), with a JPEG display copy for the crop editor
+(`keys.scan_display_key`) and the prints detected in it. Confirming cuts each
 (possibly edited) quadrilateral out of the scan, straightens it and stores it as a photo exactly
 as an upload would be (`photos.service.create_photo`: validation, thumbnail, quota), with
 `source_scan_id` and `metadata.source_scan` = {"scan_id", "quad"}. The scan object and row are
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rekindle.config import Settings
 from rekindle.errors import BadRequest, NotFound, ServiceUnavailable
+from rekindle.imaging.display import make_display_copy
 from rekindle.imaging.scans import detect_prints, extract_print, load_scan, order_corners
 from rekindle.imaging.validate import inspect_image
 from rekindle.models import AlbumPhoto, Photo, Scan
@@ -60,12 +62,14 @@ def store_scan(
     sessions: sessionmaker[Session],
     detect: bool = True,
 ) -> tuple[Scan, np.ndarray]:
-    """Validate and store a scan, detect its prints (unless `detect` is False: then the whole
-    scan is one print), and add its row (flushed, not committed). Returns the row and the decoded
+    """Validate and store a scan and its JPEG display copy, detect its prints (unless `detect` is
+    False: then the whole scan is one print), and add its row (flushed, not committed). Returns the row and the decoded
     scan (H×W×3 uint8 RGB) for cutting. Raises the upload errors (UnsupportedMediaType,
     InvalidImage) and ServiceUnavailable (`storage_unavailable`); nothing is left stored then."""
     info = inspect_image(upload.path, max_pixels=settings.max_image_pixels)
-    rgb = load_scan(upload.path.read_bytes(), max_side=MAX_SCAN_SIDE)
+    data = upload.path.read_bytes()
+    rgb = load_scan(data, max_side=MAX_SCAN_SIDE)
+    display = make_display_copy(data)
     height, width = rgb.shape[:2]
     if detect:
         detected = [
@@ -85,6 +89,7 @@ def store_scan(
         id=scan_id,
         owner_id=owner_id,
         object_key=keys.scan_key(owner_id, scan_id, info.extension),
+        display_key=keys.scan_display_key(owner_id, scan_id),
         mime_type=info.mime_type,
         size_bytes=upload.size_bytes,
         width=width,
@@ -94,8 +99,9 @@ def store_scan(
     )
     try:
         store.put_file(scan.object_key, upload.path, info.mime_type)
+        store.put(keys.scan_display_key(owner_id, scan_id), display, "image/jpeg")
     except StorageError as exc:
-        discard_or_remember(store, sessions, [scan.object_key], reason="scan upload failed")
+        discard_or_remember(store, sessions, scan.stored_keys(), reason="scan upload failed")
         raise ServiceUnavailable(
             "Storage is unavailable; the scan was not saved. Please retry.",
             code="storage_unavailable",
@@ -225,7 +231,7 @@ def discard_photos(
 
 def discard_scan(store: ObjectStore, sessions: sessionmaker[Session], scan: Scan) -> None:
     """Best-effort removal of a scan object whose row is not kept. Never raises."""
-    discard_or_remember(store, sessions, [scan.object_key], reason="scan not kept")
+    discard_or_remember(store, sessions, scan.stored_keys(), reason="scan not kept")
 
 
 def delete_unconfirmed(
@@ -244,7 +250,7 @@ def delete_unconfirmed(
             code="scan_in_use",
         )
     try:
-        store.delete_many([scan.object_key])
+        store.delete_many(scan.stored_keys())
     except StorageError as exc:
         raise ServiceUnavailable(
             "Storage is unavailable; the scan was not deleted. Please retry.",

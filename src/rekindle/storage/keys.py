@@ -117,3 +117,8 @@ def photo_id_of(key: str) -> uuid.UUID | None:
 def scan_key(owner_id: str, scan_id: uuid.UUID, extension: str) -> str:
     """A scan of several prints (issue 16), kept while a photo cut from it lives."""
     return f"{user_prefix(owner_id)}scans/{scan_id}.{extension}"
+
+
+def scan_display_key(owner_id: str, scan_id: uuid.UUID) -> str:
+    """The JPEG display copy of a scan (for the crop editor), beside it."""
+    return f"{user_prefix(owner_id)}scans/{scan_id}.display.jpg"

@@ -2336,7 +2336,7 @@ const album = {
   id: null,
   body: null, // GET /albums/{id}, with every page of its photos in `items`
   photos: new Set(), // ids of the photos shown
-  scan: null, // { id, width, height, scan_url } of the scan being checked
+  scan: null, // { id, width, height, display_url } of the scan being checked
   quads: [], // its prints' corners, [[x, y] x 4] in scan pixels
   drag: null, // { print, corner, pointerId } while a corner is dragged
   restoreKey: null, // the Idempotency-Key of the "Restore all" click not yet answered
@@ -2500,7 +2500,7 @@ async function uploadScan(file) {
 }
 
 function buildScanEditor() {
-  const { width, height, scan_url: url } = album.scan;
+  const { width, height, display_url: url } = album.scan;
   const svg = $("scan-svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.replaceChildren(svgEl("image", { href: url, width, height }));
