@@ -92,6 +92,38 @@ def test_export_holds_profile_photos_attempts_urls_and_ledger(credits_stack: Sta
     assert other.json()["photos"] == []
 
 
+def test_export_holds_albums_and_scans(credits_stack: Stack) -> None:
+    """Albums and scans are kept about the account too: a preview scan never cut into photos
+    is still a stored picture of the person's."""
+    stack = credits_stack
+    user = new_user(stack, "album-exporter")
+    photo = upload(stack, user, 13)
+    album = stack.client.post("/api/v1/albums", json={"name": "Attic"}, headers=stack.auth(user))
+    album_id = album.json()["id"]
+    stack.client.post(
+        f"/api/v1/albums/{album_id}/photos",
+        json={"photo_ids": [photo["id"]]},
+        headers=stack.auth(user),
+    )
+    scan = stack.client.post(
+        "/api/v1/scans",
+        params={"preview": "true"},
+        headers=stack.auth(user),
+        files={"file": ("attic-page.jpg", small_jpeg(8, (320, 240)), "image/jpeg")},
+    ).json()
+
+    export = stack.client.get("/api/v1/me/export", headers=stack.auth(user)).json()
+
+    assert [(a["id"], a["name"], a["photo_ids"]) for a in export["albums"]] == [
+        (album_id, "Attic", [photo["id"]])
+    ]
+    (exported_scan,) = export["scans"]
+    assert exported_scan["id"] == scan["id"]
+    assert exported_scan["original_filename"] == "attic-page.jpg"
+    assert (exported_scan["width"], exported_scan["height"]) == (320, 240)
+    assert httpx.get(exported_scan["scan_url"], timeout=30).status_code == 200
+
+
 def test_delete_me_removes_photos_objects_and_personal_fields(credits_stack: Stack) -> None:
     stack = credits_stack
     user = f"leaver-{stack.kind}-{uuid.uuid4().hex[:6]}"

@@ -6,13 +6,23 @@ Functions take a Session and never commit (the request owns the transaction).
 from __future__ import annotations
 
 import logging
+import uuid
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from rekindle.credits import ledger
 from rekindle.errors import NotFound, ServiceUnavailable
-from rekindle.models import CreditLedgerEntry, DeletedSubject, PaymentEvent, Photo, Scan, User
+from rekindle.models import (
+    Album,
+    AlbumPhoto,
+    CreditLedgerEntry,
+    DeletedSubject,
+    PaymentEvent,
+    Photo,
+    Scan,
+    User,
+)
 from rekindle.models.deleted_subject import subject_hash
 from rekindle.photos.service import owned_photos_query, photo_object_keys
 from rekindle.storage import ObjectStore, StorageError
@@ -64,6 +74,34 @@ def owned_photos(session: Session, user_id: str) -> list[Photo]:
     )
 
 
+def owned_albums(session: Session, user_id: str) -> list[tuple[Album, list[uuid.UUID]]]:
+    """The user's albums, oldest first, each with its live photos' ids in the order added."""
+    albums = list(
+        session.scalars(
+            select(Album).where(Album.owner_id == user_id).order_by(Album.created_at, Album.id)
+        )
+    )
+    members: dict[uuid.UUID, list[uuid.UUID]] = {album.id: [] for album in albums}
+    rows = session.execute(
+        select(AlbumPhoto.album_id, AlbumPhoto.photo_id)
+        .join(Photo, Photo.id == AlbumPhoto.photo_id)
+        .where(AlbumPhoto.album_id.in_(members), Photo.deleted_at.is_(None))
+        .order_by(AlbumPhoto.added_at, AlbumPhoto.photo_id)
+    )
+    for album_id, photo_id in rows:
+        members[album_id].append(photo_id)
+    return [(album, members[album.id]) for album in albums]
+
+
+def owned_scans(session: Session, user_id: str) -> list[Scan]:
+    """The user's stored scans (confirmed or previews), oldest first."""
+    return list(
+        session.scalars(
+            select(Scan).where(Scan.owner_id == user_id).order_by(Scan.created_at, Scan.id)
+        )
+    )
+
+
 def delete_account(session: Session, store: ObjectStore, user_id: str) -> None:
     """Delete the account: every stored object of its photos and scans (batch delete) first, then
     the photos and their attempts, then the user row (scans go with it). Ledger rows and payment
@@ -82,8 +120,7 @@ def delete_account(session: Session, store: ObjectStore, user_id: str) -> None:
     keys = [key for photo in photos for key in photo_object_keys(photo)]
     # Scans are stored apart from the photos cut from them (an abandoned preview has none); their
     # rows go with the user row (ON DELETE CASCADE), their objects must go here.
-    scans = session.scalars(select(Scan).where(Scan.owner_id == user_id))
-    keys += [key for scan in scans for key in scan.stored_keys()]
+    keys += [key for scan in owned_scans(session, user_id) for key in scan.stored_keys()]
     try:
         store.delete_many(keys)
     except StorageError as exc:

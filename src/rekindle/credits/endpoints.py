@@ -12,12 +12,14 @@ from rekindle.api.routing import TransactionalRoute
 from rekindle.credits import account, ledger
 from rekindle.credits.schemas import (
     AccountExport,
+    AlbumRecord,
     LedgerEntryOut,
     LedgerPage,
     MeOut,
     PaymentOut,
     Prices,
     ProfileOut,
+    ScanRecord,
     StorageOut,
 )
 from rekindle.db import utcnow
@@ -76,7 +78,7 @@ def export_account(
     response: Response,
 ) -> AccountExport:
     """Everything kept about the account, as JSON: profile, photos with their attempts and signed
-    URLs, the credit ledger and payments."""
+    URLs, albums, scans (signed URLs), the credit ledger and payments."""
     fresh = account.get_user(session, user.id)
     response.headers["Content-Disposition"] = 'attachment; filename="rekindle-account.json"'
     return AccountExport(
@@ -84,6 +86,24 @@ def export_account(
         profile=ProfileOut.model_validate(fresh, from_attributes=True),
         photos=[
             photo_out(p, runtime.store, base_url) for p in account.owned_photos(session, user.id)
+        ],
+        albums=[
+            AlbumRecord(id=a.id, name=a.name, photo_ids=ids, created_at=a.created_at)
+            for a, ids in account.owned_albums(session, user.id)
+        ],
+        scans=[
+            ScanRecord(
+                id=s.id,
+                original_filename=s.original_filename,
+                scan_url=runtime.store.download_url(
+                    s.object_key, base_url=base_url, filename=s.original_filename
+                ),
+                width=s.width,
+                height=s.height,
+                prints=s.detected,
+                created_at=s.created_at,
+            )
+            for s in account.owned_scans(session, user.id)
         ],
         ledger=[
             LedgerEntryOut.model_validate(e, from_attributes=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -78,12 +79,33 @@ class PaymentOut(BaseModel):
     created_at: datetime
 
 
+class AlbumRecord(BaseModel):
+    id: uuid.UUID
+    name: str
+    photo_ids: list[uuid.UUID] = Field(description="Its photos, in the order they were added")
+    created_at: datetime
+
+
+class ScanRecord(BaseModel):
+    id: uuid.UUID
+    original_filename: str | None
+    scan_url: str = Field(description="Signed download URL of the scan as uploaded")
+    width: int = Field(description="Pixels")
+    height: int = Field(description="Pixels")
+    prints: list[dict[str, Any]] = Field(description="The prints detected in it")
+    created_at: datetime
+
+
 class AccountExport(BaseModel):
     """Everything the service keeps about an account (`GET /me/export`)."""
 
     exported_at: datetime
     profile: ProfileOut
     photos: list[PhotoOut] = Field(description="Every photo with its attempts and signed URLs")
+    albums: list[AlbumRecord]
+    scans: list[ScanRecord] = Field(
+        description="Every stored scan of several prints, including previews never cut"
+    )
     ledger: list[LedgerEntryOut] = Field(description="The whole credit ledger, oldest first")
     payments: list[PaymentOut]
 
