@@ -136,7 +136,11 @@ def test_scan_adjusted_split_restored_all_and_downloaded(
         cut = _source_quads(web_stack, photos)
         assert any(np.allclose(quad[0], nudged, atol=1.5) for quad in cut), (cut, nudged)
 
-        # Restore all: the price first, then one request with an Idempotency-Key.
+        # Restore all with the album bar's options: the price first, then one request with an
+        # Idempotency-Key.
+        page.locator("#album-engine").select_option("classic")
+        page.locator("#album-denoise").fill("0.8")
+        expect(page.locator("#album-denoise-value")).to_have_text("0.80")
         restore = page.locator("#album-restore")
         expect(restore).to_have_text("Restore all (3) · 3 credits")
         restore.click()
@@ -148,6 +152,7 @@ def test_scan_adjusted_split_restored_all_and_downloaded(
         expect(page.locator("#album-progress")).to_have_attribute("value", "3")
         assert len(batch_requests) == 1
         assert batch_requests[0].headers.get("idempotency-key")
+        assert batch_requests[0].post_data_json["options"] == {"engine": "classic", "denoise": 0.8}
         # The progress came from the live stream's batch events.
         events = page.evaluate("window.__rekindle.events.filter(e => e.type === 'batch')")
         assert events and events[-1]["done"] and events[-1]["completed"] == 3

@@ -1298,19 +1298,21 @@ async function loadEngines() {
   } catch {
     state.engines = normalizeEngines(null);
   }
-  const select = $("restore-engine");
-  select.replaceChildren(
-    ...state.engines.list.map((engine) =>
-      el("option", { value: engine.name, selected: engine.name === state.engines.default }, engineLabel(engine.name)),
-    ),
-  );
-  select.addEventListener("change", renderEngineOptions);
-  renderEngineOptions();
+  for (const [id, render] of [["restore-engine", renderEngineOptions], ["album-engine", renderAlbumOptions]]) {
+    const select = $(id);
+    select.replaceChildren(
+      ...state.engines.list.map((engine) =>
+        el("option", { value: engine.name, selected: engine.name === state.engines.default }, engineLabel(engine.name)),
+      ),
+    );
+    select.addEventListener("change", render);
+    render();
+  }
 }
 
-function currentEngine() {
+function currentEngine(selectId = "restore-engine") {
   if (!state.engines) return null;
-  const name = $("restore-engine").value || state.engines.default;
+  const name = $(selectId).value || state.engines.default;
   return state.engines.list.find((e) => e.name === name) || state.engines.list[0] || null;
 }
 
@@ -2319,11 +2321,13 @@ function setupBrush() {
 // ---------------------------------------------------------------------------------------------
 
 function setupDenoise() {
-  const input = $("restore-denoise");
-  const output = $("restore-denoise-value");
-  const show = () => (output.textContent = Number(input.value).toFixed(2));
-  input.addEventListener("input", show);
-  show();
+  for (const prefix of ["restore", "album"]) {
+    const input = $(`${prefix}-denoise`);
+    const output = $(`${prefix}-denoise-value`);
+    const show = () => (output.textContent = Number(input.value).toFixed(2));
+    input.addEventListener("input", show);
+    show();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2397,6 +2401,7 @@ async function createAlbum(event) {
 }
 
 async function openAlbum(id) {
+  loadEngines();
   if (album.id !== id) {
     resetAlbum();
     album.id = id;
@@ -2651,6 +2656,20 @@ async function discardScan({ quiet = false } = {}) {
 
 // --- Restore all, its progress, Download all
 
+// "Restore all" sends the album bar's engine and, when that engine takes it, its denoise strength.
+function renderAlbumOptions() {
+  const engine = currentEngine("album-engine");
+  $("album-denoise-field").hidden = !(engine && (engine.options || []).includes("denoise"));
+}
+
+function albumOptions() {
+  const engine = currentEngine("album-engine");
+  if (!engine) return {};
+  const options = { engine: engine.name };
+  if ((engine.options || []).includes("denoise")) options.denoise = Number($("album-denoise").value);
+  return options;
+}
+
 async function restoreAlbum() {
   const count = restorable().length;
   if (!count) return;
@@ -2665,7 +2684,7 @@ async function restoreAlbum() {
   $("album-bar").dataset.state = "running";
   try {
     const answer = await api("POST", "/photos/restore-batch", {
-      json: { album_id: album.id, options: {} },
+      json: { album_id: album.id, options: albumOptions() },
       headers: { "Idempotency-Key": key },
     });
     album.restoreKey = null;
