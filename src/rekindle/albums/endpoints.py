@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
 from rekindle.albums import export, service, tickets
 from rekindle.albums.schemas import (
@@ -18,6 +17,7 @@ from rekindle.albums.schemas import (
     AlbumPage,
     AlbumWithPhotos,
     ExportIn,
+    ExportTicketOut,
     PhotoIds,
 )
 from rekindle.api.deps import BaseUrl, CurrentUser, RuntimeDep, SessionDep
@@ -183,16 +183,6 @@ def export_photos(
     chosen = export.load_photos(session, user.id, body.photo_ids)
     planned = export.plan(chosen, originals=body.originals, animations=body.animations)
     return _zip_response(runtime, planned, EXPORT_ZIP_NAME)
-
-
-class ExportTicketOut(BaseModel):
-    """A one-time download link of a ZIP export."""
-
-    url: str = Field(
-        description="Open it (no token needed) to download the ZIP; it works once, until "
-        "`expires_at`"
-    )
-    expires_at: datetime
 
 
 TICKET_ROUTE: dict[str, Any] = {

@@ -47,3 +47,13 @@ class ExportIn(BaseModel):
     photo_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_IDS)
     originals: bool = Field(False, description="Also include each original as uploaded")
     animations: bool = Field(False, description="Also include each photo's latest animation")
+
+
+class ExportTicketOut(BaseModel):
+    """A one-time download link of a ZIP export."""
+
+    url: str = Field(
+        description="Open it (no token needed) to download the ZIP; it works once, until "
+        "`expires_at`"
+    )
+    expires_at: datetime
