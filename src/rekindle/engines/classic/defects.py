@@ -115,16 +115,20 @@ def detect_defects(
     mask |= _drop_repeated_specks(dark, cv2.morphologyEx(base, cv2.MORPH_BLACKHAT, se))
     del dark
     wide = None
-    boxes = faces.find_faces(ys) if use_faces else []
+    hair = hairline_cracks(base, s) if chroma is None and use_faces else None
+    # Faces only matter where there is a candidate to keep or protect: the Haar search is most of
+    # the time on a photo of 1 MP or less, so it is skipped when nothing was found.
+    found = mask.any() or (hair is not None and hair.any())
+    boxes = faces.find_faces(ys) if use_faces and found else []
     skin, features = faces.face_zones(ys.shape, boxes)
-    if chroma is None and boxes:
-        hair = hairline_cracks(base, s)
+    if hair is not None and boxes:
         hair[~skin] = 0
         mask |= hair
         # A crack in an emulsion has a dark rim (the lifted edge's shadow): hairline cracks grow
         # by 2 px instead of 1, and so does the whole mask of a crazed print (a network of them).
         network = np.count_nonzero(hair) >= _HL_NETWORK * hair.size
         wide = mask if network else hair
+    del hair
     mask[features] = 0
     mask = _cap_area(mask, base)
     grow = max(1, round(1 / scale))
