@@ -45,3 +45,22 @@ def test_faces_are_still_searched_when_a_scratch_is_found(
     cv2.line(y, (10, 40), (240, 170), 250, 2)
     assert defects.detect_defects(y, 1.0).any()
     assert len(face_searches) == 1
+
+
+def test_the_crack_response_is_computed_once(
+    scene: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It is the envelope test of both bright detectors; computing it twice cost a median filter
+    # and an opening per photo.
+    calls: list[int] = []
+    real = defects.crack_response
+
+    def counting(y: np.ndarray, sigma: float) -> np.ndarray:
+        calls.append(y.size)
+        return real(y, sigma)
+
+    monkeypatch.setattr(defects, "crack_response", counting)
+    y = _clean(scene)
+    cv2.line(y, (10, 40), (240, 170), 250, 2)
+    assert defects.detect_defects(y, 1.0).any()
+    assert len(calls) == 1
