@@ -98,16 +98,16 @@ def detect_defects(
     # A light median first, so that grain does not chain into fake lines.
     base = cv2.medianBlur(ys, 3) if sigma > 4 else ys
     short = min(ys.shape)
-    mask = _bright(base, s, short, cs)
+    response = crack_response(base, s)
+    mask = _bright(response, short, cs)
     se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_SE, _SE))
     th = cv2.morphologyEx(base, cv2.MORPH_TOPHAT, se)
     rel = th.astype(np.int16) - 3 * cv2.medianBlur(th, _BG_WINDOW).astype(np.int16)
     rel[~_ridge(base)] = 0
     # The high-contrast detector of classic-1 (best on bold scratches across busy colour), kept
     # only where a pixel also stands above its bright envelope (no eye whites, lip highlights).
-    above = cv2.dilate(
-        (crack_response(base, s) > _ENVELOPE_MIN).astype(np.uint8), np.ones((3, 3), np.uint8)
-    )
+    above = cv2.dilate((response > _ENVELOPE_MIN).astype(np.uint8), np.ones((3, 3), np.uint8))
+    del response
     mask |= _select_abs(rel, s, short, False, cs) * above
     mask = _drop_repeated_specks(_brighter_than_area(mask, base), th)
     # Dust: darker than everything around it (a line's end or a corner of dark content is not).
@@ -115,16 +115,20 @@ def detect_defects(
     mask |= _drop_repeated_specks(dark, cv2.morphologyEx(base, cv2.MORPH_BLACKHAT, se))
     del dark
     wide = None
-    boxes = faces.find_faces(ys) if use_faces else []
+    hair = hairline_cracks(base, s) if chroma is None and use_faces else None
+    # Faces only matter where there is a candidate to keep or protect: the Haar search is most of
+    # the time on a photo of 1 MP or less, so it is skipped when nothing was found.
+    found = mask.any() or (hair is not None and hair.any())
+    boxes = faces.find_faces(ys) if use_faces and found else []
     skin, features = faces.face_zones(ys.shape, boxes)
-    if chroma is None and boxes:
-        hair = hairline_cracks(base, s)
+    if hair is not None and boxes:
         hair[~skin] = 0
         mask |= hair
         # A crack in an emulsion has a dark rim (the lifted edge's shadow): hairline cracks grow
         # by 2 px instead of 1, and so does the whole mask of a crazed print (a network of them).
         network = np.count_nonzero(hair) >= _HL_NETWORK * hair.size
         wide = mask if network else hair
+    del hair
     mask[features] = 0
     mask = _cap_area(mask, base)
     grow = max(1, round(1 / scale))
@@ -165,14 +169,14 @@ def crack_response(y: np.ndarray, sigma: float) -> np.ndarray:
     return rel * 10.0 / (cv2.sqrt(np.maximum(var, 0)) + floor)
 
 
-def _bright(y: np.ndarray, sigma: float, short: int, chroma: np.ndarray | None) -> np.ndarray:
-    """Bright cracks, scratches and specks: hysteresis on `crack_response`, then shape tests.
+def _bright(rel: np.ndarray, short: int, chroma: np.ndarray | None) -> np.ndarray:
+    """Bright cracks, scratches and specks: hysteresis on `rel` (`crack_response`), then shape
+    tests.
 
     A line needs one strong pixel, a skeleton at least `_MIN_LEN` of the short side long and a
     mean width (area / skeleton length) of at most `_MAX_WIDTH` px: a crack network is one long
     thin component, texture clumps are short or fat. A speck is tiny and very strong.
     """
-    rel = crack_response(y, sigma)
     weak = (rel > _LO).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
     if n <= 1:
@@ -183,15 +187,16 @@ def _bright(y: np.ndarray, sigma: float, short: int, chroma: np.ndarray | None) 
     very_strong[np.unique(labels[rel >= _HI * 1.4])] = True
     area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
     extent = np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    skeleton = cv2.ximgproc.thinning(weak * 255)
-    length = np.bincount(labels[skeleton > 0], minlength=n).astype(np.float64)
-    width = area / np.maximum(length, 1.0)
     min_len = max(15.0, _MIN_LEN * short)
-    line = strong & (length >= min_len) & (width <= _MAX_WIDTH)
     # A crack runs across the print; a compact curly shape (a letter of a shop sign, an
     # ornament) has a long skeleton folded into a small box: its extent must reach the length
-    # test as well.
-    line &= extent >= _MIN_EXTENT * min_len
+    # test as well. Only such components are thinned (thinning is local to a component, so
+    # the skeletons are the same; texture makes thousands of small ones).
+    line = strong & (extent >= _MIN_EXTENT * min_len)
+    line[0] = False
+    skeleton = cv2.ximgproc.thinning(np.where(line[labels], 255, 0).astype(np.uint8))
+    length = np.bincount(labels[skeleton > 0], minlength=n).astype(np.float64)
+    line &= (length >= min_len) & (area / np.maximum(length, 1.0) <= _MAX_WIDTH)
     if chroma is not None:
         mean_chroma = np.bincount(labels.ravel(), weights=chroma.ravel(), minlength=n) / area
         line &= mean_chroma <= _MAX_DEFECT_CHROMA
