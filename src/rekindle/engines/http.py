@@ -9,16 +9,22 @@
   401/404/504 (`"Invalid token"`); `parse_error_body` reads both, and plain text too.
 - `download`, `check_image`: fetch a result at once and make sure it really is an image.
 - `InFlight`: the per-engine `threading.BoundedSemaphore` around each call.
+- `request`: every engine request goes through it; it sends a request once more when a reused
+  keep-alive connection was closed before any answer (see `closed_unanswered`).
 
 Sources: https://docs.siliconflow.com/en/faqs/error-code (status meanings),
 https://docs.siliconflow.cn/cn/api-reference/images/images-generations (error bodies),
-https://www.python-httpx.org/advanced/clients/ (a Client is thread-safe and pools connections).
+https://www.python-httpx.org/advanced/clients/ (a Client is thread-safe and pools connections),
+https://www.encode.io/httpcore/extensions/#trace (the `trace` request extension),
+RFC 9112 §9.6 and RFC 9110 §9.2.2 (idle connections closed at any time; when a request may be
+sent again).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +44,8 @@ from rekindle.engines.base import (
     PROVIDER_UNAVAILABLE,
     EngineError,
 )
+
+log = logging.getLogger(__name__)
 
 DETAIL_LIMIT = 1000
 """Characters of provider detail kept on an EngineError."""
@@ -169,6 +177,69 @@ def error_for_transport(provider: str, exc: httpx.HTTPError) -> EngineError:
     return engine_error(PROVIDER_UNAVAILABLE, f"{provider}: {type(exc).__name__}: {exc}")
 
 
+_NO_ANSWER = "Server disconnected without sending a response"
+"""httpcore's message when the connection ended before a single byte of the answer."""
+
+
+def closed_unanswered(exc: httpx.HTTPError, events: list[str]) -> bool:
+    """Whether `exc` is a reused keep-alive connection closed before any answer, so that the
+    server never read the request and sending it once more cannot apply it twice.
+
+    `events` are the httpcore `trace` events of the request. A server may close an idle
+    connection at any time (RFC 9112 §9.6; uvicorn after 5 s, nginx after 75 s): when it does so
+    just as the pool hands that connection out (httpx expires idle connections after 5 s too), our
+    request meets a closed socket: end of stream (FIN) or a reset (RST, the request unread in the
+    server's buffer) before any answer. RFC 9110 §9.2.2 lets a client send a non-idempotent
+    request again when it can tell the first was never applied; as browsers do (and unlike a
+    fresh connection, which no server closes before reading), a reused connection that ends
+    before any answer is taken as that sign. Timeouts never count: the server may be working.
+    """
+    if "connection.connect_tcp.started" in events:  # a fresh connection
+        return False
+    if "http11.receive_response_headers.complete" in events:  # an answer had begun
+        return False
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return _NO_ANSWER in str(exc)
+    return isinstance(exc, httpx.ReadError | httpx.WriteError)
+
+
+def request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    stream: bool = False,
+    **kwargs: Any,
+) -> httpx.Response:
+    """`client.request` (or, with `stream`, an open streaming response the caller must close),
+    sent once more when a reused keep-alive connection was closed before any answer
+    (`closed_unanswered`). Raises httpx.HTTPError as httpx does; `kwargs` as `build_request`."""
+    events: list[str] = []
+    try:
+        return _traced(client, method, url, stream, events, kwargs)
+    except httpx.HTTPError as exc:
+        if not closed_unanswered(exc, events):
+            raise
+        # the query of a result URL may carry a signature: not logged
+        log.info(
+            "%s %s: kept-alive connection closed unanswered; sent again", method, url.split("?")[0]
+        )
+    return _traced(client, method, url, stream, [], kwargs)
+
+
+def _traced(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    stream: bool,
+    events: list[str],
+    kwargs: dict[str, Any],
+) -> httpx.Response:
+    built = client.build_request(method, url, **kwargs)
+    built.extensions["trace"] = lambda name, _info: events.append(name)
+    return client.send(built, stream=stream)
+
+
 def send(
     client: httpx.Client,
     provider: str,
@@ -182,7 +253,7 @@ def send(
     if timeout is not None:
         kwargs["timeout"] = httpx.Timeout(max(timeout, 0.001))
     try:
-        response = client.request(method, url, **kwargs)
+        response = request(client, method, url, **kwargs)
     except httpx.HTTPError as exc:
         raise error_for_transport(provider, exc) from exc
     if response.is_error:
@@ -216,9 +287,10 @@ def download(
     as in `error_for_status` / `error_for_transport`.
     """
     try:
-        with client.stream(
-            "GET", url, timeout=httpx.Timeout(max(timeout, 0.001)), **kwargs
-        ) as response:
+        response = request(
+            client, "GET", url, stream=True, timeout=httpx.Timeout(max(timeout, 0.001)), **kwargs
+        )
+        try:
             if response.is_error:
                 response.read()
                 if response.is_client_error:  # expired or missing result: the result is lost
@@ -238,6 +310,8 @@ def download(
                     )
                 chunks.append(chunk)
             return b"".join(chunks), response.headers.get("content-type", "")
+        finally:
+            response.close()
     except httpx.HTTPError as exc:
         raise error_for_transport(provider, exc) from exc
 

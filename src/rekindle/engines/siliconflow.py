@@ -233,8 +233,12 @@ class SiliconFlowEngine:
     def _generate(self, payload: dict[str, Any], trace: dict[str, Any]) -> httpx.Response:
         """POST the generation request; the trace id goes into `trace`. Raises EngineError."""
         try:
-            response = self.client.post(
-                self.api_url, json=payload, headers={"Authorization": f"Bearer {self.api_key}"}
+            response = http.request(
+                self.client,
+                "POST",
+                self.api_url,
+                json=payload,
+                headers={"Authorization": f"Bearer {self.api_key}"},
             )
         except httpx.HTTPError as exc:
             error = http.error_for_transport(PROVIDER, exc)
