@@ -412,3 +412,25 @@ def test_a_fresh_connection_closed_unanswered_is_not_sent_again() -> None:
         assert failure.value.code == "provider_unavailable"
         assert server.applied == 1
         assert server.connections == 1
+
+
+def test_each_thread_gets_its_own_small_pool_and_close_closes_them_all() -> None:
+    # One pool per worker thread (issue 16): httpcore's shared pool was quadratic in its
+    # connections.
+    clients = http.ThreadClients(timeout=5)
+    seen: list[object] = []
+
+    def work() -> None:
+        seen.append(clients.get())
+        assert clients.get() is seen[-1]
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    mine = clients.get()
+
+    assert len({id(c) for c in [*seen, mine]}) == 4
+    clients.close()
+    assert all(c.is_closed for c in [*seen, mine])  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """HTTP plumbing shared by the remote engines (SiliconFlow, ComfyUI, RunPod).
 
 - `make_client`: one thread-safe `httpx.Client` per engine instance, its pool sized to the engine's
-  in-flight bound.
+  in-flight bound; `ThreadClients`: one small client per calling thread instead (SiliconFlow).
 - `error_for_status`, `error_for_transport`: the single place where an HTTP status, a timeout or a
   network failure becomes an `EngineError` with one of the stable codes of `engines.base` (seed 001's
   table, fail fast, no retries). Provider error bodies are not uniform: SiliconFlow documents a JSON
@@ -97,6 +97,40 @@ def make_client(
         headers=headers or {},
         follow_redirects=True,
     )
+
+
+class ThreadClients:
+    """One small `httpx.Client` per calling thread (`get()`), all closed by `close()`.
+
+    For an engine called from many threads at once (the worker's 128): httpcore's pool walks
+    all its connections under one lock each time a request starts or ends, and its count of idle
+    ones is quadratic in them (httpcore 1.0, `ConnectionPool._assign_requests_to_connections`);
+    with one shared pool of 128 connections that walk was a fifth of the provider HTTP CPU
+    (issue 16's profile). A thread makes one provider request at a time, so its own pool needs
+    a connection per host only (the API and the result CDN). `timeout` in seconds.
+    """
+
+    def __init__(self, *, timeout: float, connections_per_thread: int = 2) -> None:
+        self.timeout = timeout
+        self.connections_per_thread = connections_per_thread
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._clients: list[httpx.Client] = []
+
+    def get(self) -> httpx.Client:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = make_client(timeout=self.timeout, max_connections=self.connections_per_thread)
+            with self._lock:
+                self._clients.append(client)
+            self._local.client = client
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
 
 
 def parse_error_body(response: httpx.Response) -> tuple[Any, str]:
