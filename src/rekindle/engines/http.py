@@ -4,13 +4,15 @@
   in-flight bound; `ThreadClients`: one small client per calling thread instead (SiliconFlow).
 - `error_for_status`, `error_for_transport`: the single place where an HTTP status, a timeout or a
   network failure becomes an `EngineError` with one of the stable codes of `engines.base` (seed 001's
-  table, fail fast, no retries). Provider error bodies are not uniform: SiliconFlow documents a JSON
+  table, fail fast, no retries; only a request a reused connection lost unread is sent again, see
+  `request`). Provider error bodies are not uniform: SiliconFlow documents a JSON
   object for 400/429/503 (`{"code": 20012, "message": ..., "data": ...}`) and a bare JSON string for
   401/404/504 (`"Invalid token"`); `parse_error_body` reads both, and plain text too.
 - `download`, `check_image`: fetch a result at once and make sure it really is an image.
 - `InFlight`: the per-engine `threading.BoundedSemaphore` around each call.
-- `request`: every engine request goes through it; it sends a request once more when a reused
-  keep-alive connection was closed before any answer (see `closed_unanswered`).
+- `request`: the engines' requests go through it (all but ComfyUI's best-effort cancel and
+  clean-up); it sends a request once more when a reused keep-alive connection was closed before
+  any answer (see `closed_unanswered`).
 
 Sources: https://docs.siliconflow.com/en/faqs/error-code (status meanings),
 https://docs.siliconflow.cn/cn/api-reference/images/images-generations (error bodies),
@@ -216,17 +218,17 @@ _NO_ANSWER = "Server disconnected without sending a response"
 
 
 def closed_unanswered(exc: httpx.HTTPError, events: list[str]) -> bool:
-    """Whether `exc` is a reused keep-alive connection closed before any answer, so that the
-    server never read the request and sending it once more cannot apply it twice.
+    """Whether `exc` is a reused keep-alive connection closed before any answer: taken as the
+    sign that the server never read the request, so that sending it once more is safe.
 
     `events` are the httpcore `trace` events of the request. A server may close an idle
     connection at any time (RFC 9112 §9.6; uvicorn after 5 s, nginx after 75 s): when it does so
-    just as the pool hands that connection out (httpx expires idle connections after 5 s too), our
-    request meets a closed socket: end of stream (FIN) or a reset (RST, the request unread in the
-    server's buffer) before any answer. RFC 9110 §9.2.2 lets a client send a non-idempotent
-    request again when it can tell the first was never applied; as browsers do (and unlike a
-    fresh connection, which no server closes before reading), a reused connection that ends
-    before any answer is taken as that sign. Timeouts never count: the server may be working.
+    just as the pool hands that connection out (httpx keeps idle ones 5 s too), the request meets
+    a closed socket: end of stream (FIN) or a reset (RST: the request arrived unread) before any
+    answer. RFC 9110 §9.2.2 lets a client resend a non-idempotent request when it can tell the
+    first was never applied; browsers take such a close of a reused connection as that sign. On
+    a fresh connection it is not (the server may have read the request, then died), nor is a
+    timeout (the server may be working), nor a close once an answer has begun.
     """
     if "connection.connect_tcp.started" in events:  # a fresh connection
         return False
