@@ -325,8 +325,12 @@ class ComfyUIEngine:
     ) -> None:
         payload = {"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
         try:
-            response = self.client.post(
-                "/prompt", json=payload, timeout=httpx.Timeout(self._remaining(deadline))
+            response = http.request(
+                self.client,
+                "POST",
+                "/prompt",
+                json=payload,
+                timeout=httpx.Timeout(self._remaining(deadline)),
             )
         except httpx.HTTPError as exc:
             raise http.error_for_transport(PROVIDER, exc) from exc

@@ -1,24 +1,32 @@
 """HTTP plumbing shared by the remote engines (SiliconFlow, ComfyUI, RunPod).
 
 - `make_client`: one thread-safe `httpx.Client` per engine instance, its pool sized to the engine's
-  in-flight bound.
+  in-flight bound; `ThreadClients`: one small client per calling thread instead (SiliconFlow).
 - `error_for_status`, `error_for_transport`: the single place where an HTTP status, a timeout or a
   network failure becomes an `EngineError` with one of the stable codes of `engines.base` (seed 001's
-  table, fail fast, no retries). Provider error bodies are not uniform: SiliconFlow documents a JSON
+  table, fail fast, no retries; only a request a reused connection lost unread is sent again, see
+  `request`). Provider error bodies are not uniform: SiliconFlow documents a JSON
   object for 400/429/503 (`{"code": 20012, "message": ..., "data": ...}`) and a bare JSON string for
   401/404/504 (`"Invalid token"`); `parse_error_body` reads both, and plain text too.
 - `download`, `check_image`: fetch a result at once and make sure it really is an image.
 - `InFlight`: the per-engine `threading.BoundedSemaphore` around each call.
+- `request`: the engines' requests go through it (all but ComfyUI's best-effort cancel and
+  clean-up); it sends a request once more when a reused keep-alive connection was closed before
+  any answer (see `closed_unanswered`).
 
 Sources: https://docs.siliconflow.com/en/faqs/error-code (status meanings),
 https://docs.siliconflow.cn/cn/api-reference/images/images-generations (error bodies),
-https://www.python-httpx.org/advanced/clients/ (a Client is thread-safe and pools connections).
+https://www.python-httpx.org/advanced/clients/ (a Client is thread-safe and pools connections),
+https://www.encode.io/httpcore/extensions/#trace (the `trace` request extension),
+RFC 9112 §9.6 and RFC 9110 §9.2.2 (idle connections closed at any time; when a request may be
+sent again).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +46,8 @@ from rekindle.engines.base import (
     PROVIDER_UNAVAILABLE,
     EngineError,
 )
+
+log = logging.getLogger(__name__)
 
 DETAIL_LIMIT = 1000
 """Characters of provider detail kept on an EngineError."""
@@ -89,6 +99,40 @@ def make_client(
         headers=headers or {},
         follow_redirects=True,
     )
+
+
+class ThreadClients:
+    """One small `httpx.Client` per calling thread (`get()`), all closed by `close()`.
+
+    For an engine called from many threads at once (the worker's 128): httpcore's pool walks
+    all its connections under one lock each time a request starts or ends, and its count of idle
+    ones is quadratic in them (httpcore 1.0, `ConnectionPool._assign_requests_to_connections`);
+    with one shared pool of 128 connections that walk was a fifth of the provider HTTP CPU
+    (issue 16's profile). A thread makes one provider request at a time, so its own pool needs
+    a connection per host only (the API and the result CDN). `timeout` in seconds.
+    """
+
+    def __init__(self, *, timeout: float, connections_per_thread: int = 2) -> None:
+        self.timeout = timeout
+        self.connections_per_thread = connections_per_thread
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._clients: list[httpx.Client] = []
+
+    def get(self) -> httpx.Client:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = make_client(timeout=self.timeout, max_connections=self.connections_per_thread)
+            with self._lock:
+                self._clients.append(client)
+            self._local.client = client
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
 
 
 def parse_error_body(response: httpx.Response) -> tuple[Any, str]:
@@ -169,6 +213,69 @@ def error_for_transport(provider: str, exc: httpx.HTTPError) -> EngineError:
     return engine_error(PROVIDER_UNAVAILABLE, f"{provider}: {type(exc).__name__}: {exc}")
 
 
+_NO_ANSWER = "Server disconnected without sending a response"
+"""httpcore's message when the connection ended before a single byte of the answer."""
+
+
+def closed_unanswered(exc: httpx.HTTPError, events: list[str]) -> bool:
+    """Whether `exc` is a reused keep-alive connection closed before any answer: taken as the
+    sign that the server never read the request, so that sending it once more is safe.
+
+    `events` are the httpcore `trace` events of the request. A server may close an idle
+    connection at any time (RFC 9112 §9.6; uvicorn after 5 s, nginx after 75 s): when it does so
+    just as the pool hands that connection out (httpx keeps idle ones 5 s too), the request meets
+    a closed socket: end of stream (FIN) or a reset (RST: the request arrived unread) before any
+    answer. RFC 9110 §9.2.2 lets a client resend a non-idempotent request when it can tell the
+    first was never applied; browsers take such a close of a reused connection as that sign. On
+    a fresh connection it is not (the server may have read the request, then died), nor is a
+    timeout (the server may be working), nor a close once an answer has begun.
+    """
+    if "connection.connect_tcp.started" in events:  # a fresh connection
+        return False
+    if "http11.receive_response_headers.complete" in events:  # an answer had begun
+        return False
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return _NO_ANSWER in str(exc)
+    return isinstance(exc, httpx.ReadError | httpx.WriteError)
+
+
+def request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    stream: bool = False,
+    **kwargs: Any,
+) -> httpx.Response:
+    """`client.request` (or, with `stream`, an open streaming response the caller must close),
+    sent once more when a reused keep-alive connection was closed before any answer
+    (`closed_unanswered`). Raises httpx.HTTPError as httpx does; `kwargs` as `build_request`."""
+    events: list[str] = []
+    try:
+        return _traced(client, method, url, stream, events, kwargs)
+    except httpx.HTTPError as exc:
+        if not closed_unanswered(exc, events):
+            raise
+        # the query of a result URL may carry a signature: not logged
+        log.info(
+            "%s %s: kept-alive connection closed unanswered; sent again", method, url.split("?")[0]
+        )
+    return _traced(client, method, url, stream, [], kwargs)
+
+
+def _traced(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    stream: bool,
+    events: list[str],
+    kwargs: dict[str, Any],
+) -> httpx.Response:
+    built = client.build_request(method, url, **kwargs)
+    built.extensions["trace"] = lambda name, _info: events.append(name)
+    return client.send(built, stream=stream)
+
+
 def send(
     client: httpx.Client,
     provider: str,
@@ -182,7 +289,7 @@ def send(
     if timeout is not None:
         kwargs["timeout"] = httpx.Timeout(max(timeout, 0.001))
     try:
-        response = client.request(method, url, **kwargs)
+        response = request(client, method, url, **kwargs)
     except httpx.HTTPError as exc:
         raise error_for_transport(provider, exc) from exc
     if response.is_error:
@@ -216,9 +323,10 @@ def download(
     as in `error_for_status` / `error_for_transport`.
     """
     try:
-        with client.stream(
-            "GET", url, timeout=httpx.Timeout(max(timeout, 0.001)), **kwargs
-        ) as response:
+        response = request(
+            client, "GET", url, stream=True, timeout=httpx.Timeout(max(timeout, 0.001)), **kwargs
+        )
+        try:
             if response.is_error:
                 response.read()
                 if response.is_client_error:  # expired or missing result: the result is lost
@@ -238,6 +346,8 @@ def download(
                     )
                 chunks.append(chunk)
             return b"".join(chunks), response.headers.get("content-type", "")
+        finally:
+            response.close()
     except httpx.HTTPError as exc:
         raise error_for_transport(provider, exc) from exc
 

@@ -125,7 +125,7 @@ class SiliconFlowEngine:
         self.negative_prompt = negative_prompt
         self.wants_image_url = image_input == "url"
         """Only in URL mode does the worker pass a presigned URL (`RestoreRequest.image_url`)."""
-        self.client = http.make_client(timeout=timeout, max_connections=max_in_flight)
+        self.clients = http.ThreadClients(timeout=timeout)
         self.in_flight = http.InFlight(PROVIDER, max_in_flight)
 
     @classmethod
@@ -152,7 +152,7 @@ class SiliconFlowEngine:
         return 2 * settings.siliconflow_timeout
 
     def close(self) -> None:
-        self.client.close()
+        self.clients.close()
 
     def build_payload(self, request: RestoreRequest, seed: int) -> tuple[dict[str, Any], bool]:
         """(the JSON body of the generation request, whether the image was re-encoded to fit).
@@ -206,7 +206,7 @@ class SiliconFlowEngine:
             try:
                 body = http.json_body(PROVIDER, response)
                 url = _result_url(body)
-                data, _ = http.download(self.client, PROVIDER, url, timeout=self.timeout)
+                data, _ = http.download(self.clients.get(), PROVIDER, url, timeout=self.timeout)
                 content_type = http.check_image(PROVIDER, data)
             except EngineError as exc:
                 exc.params.update({**trace, "billed": True})
@@ -233,8 +233,12 @@ class SiliconFlowEngine:
     def _generate(self, payload: dict[str, Any], trace: dict[str, Any]) -> httpx.Response:
         """POST the generation request; the trace id goes into `trace`. Raises EngineError."""
         try:
-            response = self.client.post(
-                self.api_url, json=payload, headers={"Authorization": f"Bearer {self.api_key}"}
+            response = http.request(
+                self.clients.get(),
+                "POST",
+                self.api_url,
+                json=payload,
+                headers={"Authorization": f"Bearer {self.api_key}"},
             )
         except httpx.HTTPError as exc:
             error = http.error_for_transport(PROVIDER, exc)
