@@ -305,6 +305,41 @@ def validate_restore(settings: Settings, options: RestoreOptions) -> tuple[str, 
     return engine, mask
 
 
+def new_attempt(
+    attempt_id: uuid.UUID,
+    photo_id: uuid.UUID,
+    engine: str,
+    options: RestoreOptions,
+    *,
+    price: int,
+    photo_status_before: str,
+    mask_key: str | None = None,
+    mask: Mask | None = None,
+    batch_id: uuid.UUID | None = None,
+) -> RestoreAttempt:
+    """The pending attempt row of an accepted restoration (not added to a session). Its params
+    record the request as sent (`params["request"]`: the options but the engine and the mask's
+    data, plus `mask.record(mask_key)` with a mask), the credits charged and, for an attempt of a
+    batch restoration, its `batch_id`."""
+    request: dict[str, Any] = options.model_dump(exclude={"engine", "mask"}, exclude_none=True)
+    if mask is not None and mask_key is not None:
+        request["mask"] = mask.record(mask_key)
+    params: dict[str, Any] = {"request": request, "credits_charged": price}
+    if batch_id is not None:
+        params["batch_id"] = str(batch_id)
+    return RestoreAttempt(
+        id=attempt_id,
+        photo_id=photo_id,
+        status=AttemptStatus.PENDING,
+        engine=engine,
+        params=params,
+        photo_status_before=photo_status_before,
+        batch_id=batch_id,
+        mask_key=mask_key,
+        created_at=utcnow(),
+    )
+
+
 def request_restore(
     session: Session,
     settings: Settings,
@@ -313,6 +348,7 @@ def request_restore(
     options: RestoreOptions,
     *,
     validated: tuple[str, Mask | None] | None = None,
+    batch_id: uuid.UUID | None = None,
 ) -> RestoreAttempt:
     """Accept a restoration: charge its price (`PRICE_RESTORE` credits, reference
     `charge:{attempt_id}`), switch the photo to `processing` in one conditional UPDATE and add a
@@ -322,7 +358,8 @@ def request_restore(
     transaction), BadRequest (`unknown_engine`), Unprocessable (`option_unsupported`, `mask_*`):
     every refusal comes before anything is charged or written.
 
-    `validated` is `validate_restore(settings, options)` when the caller has it already. With a
+    `validated` is `validate_restore(settings, options)` when the caller has it already;
+    `batch_id` names the batch restoration the attempt belongs to. With a
     mask, the attempt's `mask_key` and `params["request"]["mask"]` are set, and the caller must
     store the mask's PNG at `mask_key` before committing (`restoration.runner.accept_restore`).
     The caller commits, then calls `dispatch_restore`. A failure refunds the charge once
@@ -344,18 +381,16 @@ def request_restore(
             reason=f"Restoration of photo {photo_id}",
         )
     before = _switch_to_processing(session, owner_id, photo_id, photo.status)
-    params: dict[str, Any] = options.model_dump(exclude={"engine", "mask"}, exclude_none=True)
-    mask_key = keys.mask_key(owner_id, photo_id, attempt_id) if mask is not None else None
-    if mask is not None and mask_key is not None:
-        params["mask"] = mask.record(mask_key)
-    attempt = RestoreAttempt(
-        id=attempt_id,
-        photo_id=photo_id,
-        status=AttemptStatus.PENDING,
-        engine=engine,
-        params={"request": params, "credits_charged": price},
+    attempt = new_attempt(
+        attempt_id,
+        photo_id,
+        engine,
+        options,
+        price=price,
         photo_status_before=before,
-        mask_key=mask_key,
+        mask_key=keys.mask_key(owner_id, photo_id, attempt_id) if mask is not None else None,
+        mask=mask,
+        batch_id=batch_id,
     )
     session.add(attempt)
     session.flush()

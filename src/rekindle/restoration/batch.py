@@ -35,10 +35,11 @@ from rekindle.errors import (
     Unprocessable,
 )
 from rekindle.events import publish_batch_progress
-from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt, RestoreBatch
+from rekindle.models import Photo, PhotoStatus, RestoreAttempt, RestoreBatch
 from rekindle.photos.schemas import RestoreAttemptOut, RestoreOptions
 from rekindle.photos.service import (
     RESTORABLE,
+    new_attempt,
     owned_photos_query,
     request_restore,
     validate_restore,
@@ -132,18 +133,15 @@ def _accept_at_once(
     Returns the attempts (not in the session)."""
     price = settings.price_restore
     now = utcnow()
-    request = options.model_dump(exclude={"engine", "mask"}, exclude_none=True)
     attempts = [
-        RestoreAttempt(
-            id=uuid.uuid4(),
-            photo_id=photo.id,
-            status=AttemptStatus.PENDING,
-            engine=engine,
-            params={"request": dict(request), "credits_charged": price, "batch_id": str(batch_id)},
+        new_attempt(
+            uuid.uuid4(),
+            photo.id,
+            engine,
+            options,
+            price=price,
             photo_status_before=photo.status,
             batch_id=batch_id,
-            mask_key=None,
-            created_at=now,
         )
         for photo in photos
     ]
@@ -257,10 +255,14 @@ def restore_batch(
             try:
                 with session.begin_nested():
                     attempt = request_restore(
-                        session, settings, owner_id, photo_id, body.options, validated=validated
+                        session,
+                        settings,
+                        owner_id,
+                        photo_id,
+                        body.options,
+                        validated=validated,
+                        batch_id=batch_id,
                     )
-                    attempt.params = {**attempt.params, "batch_id": str(batch_id)}
-                    attempt.batch_id = batch_id
             except AppError as exc:
                 if exc.status != 409:
                     raise  # a 402 here (the balance changed meanwhile) refuses the whole batch
