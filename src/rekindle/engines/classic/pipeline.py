@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from rekindle.engines.classic import color, defects, denoise, noise, sharpen, tone
+from rekindle.engines.classic import color, deblur, defects, denoise, noise, sharpen, tone
 from rekindle.engines.classic.options import Report, RestoreOptions
 
 MODEL = "classic-8"
@@ -127,6 +127,16 @@ def restore_array(
         record["exposure_gain"] = exposure_gain
     steps["tone"] = {"ran": opts.tone, **record}
     clock.lap("tone")
+
+    blur = 0.0
+    deblurred = "deblur" not in skip
+    if deblurred:
+        before = y
+        y, blur = deblur.deblur_luma(y, residual)
+        deblurred = y is not before
+        del before
+    steps["deblur"] = {"ran": deblurred, "blur_sigma": round(blur, 2)}
+    clock.lap("deblur")
 
     sharpened = opts.sharpen and "sharpen" not in skip
     if sharpened:
