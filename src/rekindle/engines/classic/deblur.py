@@ -20,7 +20,7 @@ _S0 = 1.0  # px, the re-blur of the gradient-ratio estimate
 _MIN_BLUR = 1.1  # px; tune split: clean photos read 0.57-0.87; a 0.25-px margin above them
 _SHARP = 0.6  # px: what a sharp photo reads (pixel sampling), not deconvolved
 _LAMBDA = 0.06  # CLS weight at the reference noise level (tune split: 0.003-0.2 tried)
-_NOISE_REF = 2.0  # grey levels
+_NOISE_REF = 2.0  # grey levels; above it lam grows with the noise variance (amplify no noise)
 _MAX_SIGMA = 3.0  # px: the largest blur undone
 _GRID = 64  # frequency grid the kernel is designed on (kernel radius at most 11 px)
 _TILE, _TILES_SIDE = 1024, 4  # big scans: blur read on at most 4×4 tiles of 1024 px
@@ -63,9 +63,12 @@ def _edge_ratios(y: np.ndarray, noise_sigma: float) -> np.ndarray:
 
 
 def cls_kernel(sigma: float, lam: float) -> np.ndarray:
-    """Spatial CLS deconvolution kernel for a Gaussian blur of `sigma` px.
+    """Spatial CLS deconvolution kernel for a Gaussian blur of `sigma` px (at most 3).
 
-    Returns a (2r+1)×(2r+1) float32 kernel summing to 1 (r = ceil(3 sigma) + 2).
+    lam: weight of the Laplacian smoothness term (dimensionless; larger = gentler). The filter
+    G / (G² + lam |L|²) is sampled on a 64×64 frequency grid, inverse-transformed and cropped.
+    Returns a (2r+1)×(2r+1) float32 kernel summing to 1 (r = ceil(3 sigma) + 2), so flat areas
+    keep their level.
     """
     fy = np.fft.fftfreq(_GRID)[:, None]
     fx = np.fft.fftfreq(_GRID)[None, :]
@@ -84,7 +87,10 @@ def deblur_luma(y: np.ndarray, noise_sigma: float) -> tuple[np.ndarray, float]:
 
     y: H×W uint8 luminance 0-255, after denoising. noise_sigma: residual noise (grey levels),
     which raises the regularisation so that noise is not amplified.
-    Returns (H×W uint8, the measured blur sigma in px); `y` itself when below `_MIN_BLUR`.
+    The blur undone is sqrt(s² - `_SHARP`²), capped at `_MAX_SIGMA`: the sampling blur every
+    photo shows is kept. Cost: about 0.04 CPU s/MP.
+    Returns (H×W uint8, the measured blur sigma in px); `y` itself (the same object) when the
+    blur is below `_MIN_BLUR` or cannot be measured (fewer than 200 strong edge pixels).
     """
     s = estimate_blur_sigma(y, noise_sigma)
     if s < _MIN_BLUR:
