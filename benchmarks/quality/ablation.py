@@ -22,7 +22,6 @@ VARIANTS: dict[str, RestoreOptions] = {
     ),
     "- levels (fade)": RestoreOptions(skip=frozenset({"levels"})),
     "- exposure": RestoreOptions(skip=frozenset({"exposure"})),
-    "- deblur": RestoreOptions(skip=frozenset({"deblur"})),
     "+ sharpen": RestoreOptions(sharpen=True),
 }
 

@@ -28,7 +28,7 @@ class RestoreOptions:
     upscale: 2× Lanczos upscaling when the longest side is below `upscale_below` pixels.
     colorize: asked for colourisation; classic does not colourise and records so.
     skip: names of steps or gates switched off, for the ablation (benchmarks/quality): any of
-        "denoise", "chroma_denoise", "defects", "faces", "levels", "exposure", "deblur".
+        "denoise", "chroma_denoise", "defects", "faces", "levels", "exposure".
     """
 
     defects: bool = True

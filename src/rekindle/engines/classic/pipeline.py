@@ -1,10 +1,9 @@
-"""The classic restoration pipeline on arrays: denoise -> defects -> tone -> deblur -> sharpen.
+"""The classic restoration pipeline on arrays: denoise -> defects -> tone -> sharpen.
 
 Do no harm first: every step measures whether this photo needs it and does nothing when it does
 not (noise below `denoise._MIN_SIGMA`: no denoising; no defect found and no mask given: no
-inpainting; black points not lifted: no levels stretch; highlights present: no exposure gain;
-measured blur below `deblur._MIN_BLUR`: no deconvolution). Each step kept here earned its place
-in the ablation on the benchmark's validation split (docs/benchmarks.md, issue 11); steps that did not (CLAHE,
+inpainting; black points not lifted: no levels stretch; highlights present: no exposure gain). Each step kept here earned its place in the ablation on
+the benchmark's validation split (docs/benchmarks.md, issue 11); steps that did not (CLAHE,
 clarity, colour-mottle cleanup, midtone and "early colour" curves, grain kept on monochrome
 scans, the separate colour-cast correction) were removed.
 
@@ -22,10 +21,10 @@ import time
 
 import numpy as np
 
-from rekindle.engines.classic import color, deblur, defects, denoise, noise, sharpen, tone
+from rekindle.engines.classic import color, defects, denoise, noise, sharpen, tone
 from rekindle.engines.classic.options import Report, RestoreOptions
 
-MODEL = "classic-9"
+MODEL = "classic-8"
 _RESIDUAL_NOISE = 0.35  # noise left after matched NLM, as a fraction of the input sigma
 _GRAIN_MIN, _GRAIN_RATIO = 3.3, 2.3  # when film grain is trusted (see restore_array)
 
@@ -128,18 +127,6 @@ def restore_array(
         record["exposure_gain"] = exposure_gain
     steps["tone"] = {"ran": opts.tone, **record}
     clock.lap("tone")
-
-    # Deblur after denoising (deconvolution amplifies noise) and after the levels (the
-    # blur is measured on the final tonal scale); luminance only: chroma carries little detail.
-    blur = 0.0
-    deblurred = "deblur" not in skip
-    if deblurred:
-        before = y
-        y, blur = deblur.deblur_luma(y, residual)
-        deblurred = y is not before
-        del before
-    steps["deblur"] = {"ran": deblurred, "blur_sigma": round(blur, 2)}
-    clock.lap("deblur")
 
     sharpened = opts.sharpen and "sharpen" not in skip
     if sharpened:
