@@ -10,11 +10,13 @@ idea of scanner software:
 2. Model the background from a frame along the scan's edges: its median colour in CIELAB and its
    spread. Pixels far from it (ΔE above a threshold that grows with the spread, so a textured
    page needs more) are foreground; so are the closed outlines of strong edges, which catch
-   white-bordered prints on a white lid (where colour alone barely differs).
+   white-bordered prints on a white lid (where colour alone barely differs), and, on a textured
+   page, areas far smoother than it (a print's pale sky matches the paper's colour, not its grain).
 3. Each connected region becomes one print when it is a convex quadrilateral that fills its
-   minimum-area rectangle (or, in perspective, its four-corner hull). Regions that are not,
-   typically prints that touch, are split along their distance-transform ridges (watershed)
-   and each piece is tried again.
+   minimum-area rectangle (or, in perspective, its four-corner hull) with opposite sides near
+   parallel. Regions that are not, typically prints that touch, are split along their
+   distance-transform ridges (watershed), or stripped of thin strips, and each piece is tried
+   again; two prints joined only by the gap-bridging closing are taken apart again.
 4. Guard against splitting a plain photo: when the frame is not a plain background, or no region
    passes, the scan is one print, the whole image.
 
@@ -231,9 +233,9 @@ def _foreground(small: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     bridged = cv2.morphologyEx(
         mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (bridge, bridge))
     )
-    return _filled(cv2.morphologyEx(bridged, cv2.MORPH_OPEN, kernel, iterations=2)), _filled(
-        cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel, iterations=2)
-    )
+    bridged = _filled(cv2.morphologyEx(bridged, cv2.MORPH_OPEN, kernel, iterations=2))
+    unbridged = _filled(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel, iterations=2))
+    return bridged, unbridged
 
 
 def _filled(mask: np.ndarray) -> np.ndarray:
