@@ -1,4 +1,4 @@
-"""Scan-splitting benchmark: `uv run python -m benchmarks.scans [--scans N] [--seed S]`.
+"""Scan-splitting benchmark: `uv run python -m benchmarks.scans [--scans N] [--seed S] [--verbose]`.
 
 Synthetic scans (benchmarks/scans/synth.py) with 1-6 prints on a white lid, a black album page and
 textured paper; rotations up to ±30°, cream borders, touching prints, drop shadows, and phone-photo
@@ -20,12 +20,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from benchmarks.scans.synth import BACKGROUNDS, SHARED_PHOTOS, load_photos, make_scan
-from rekindle.imaging.scans import detect_prints
+from benchmarks.scans.synth import (
+    BACKGROUNDS,
+    SHARED_PHOTOS,
+    SyntheticScan,
+    load_photos,
+    make_scan,
+)
+from rekindle.imaging.scans import DetectedPrint, detect_prints
 
 TARGETS = {"recall": 0.98, "iou": 0.95, "angle": 0.5, "seconds_24mp": 2.0}
 
@@ -41,6 +48,17 @@ def angle_error(a: float, b: float) -> float:
     """Difference of two print angles, degrees, modulo a quarter turn."""
     d = (a - b) % 90.0
     return min(d, 90.0 - d)
+
+
+def _draw(path: Path, scan: SyntheticScan, detected: list[DetectedPrint]) -> None:
+    """Write the scan with the true quads in green and the detected ones in red."""
+    canvas = cv2.cvtColor(scan.rgb, cv2.COLOR_RGB2BGR)
+    width = max(2, round(max(canvas.shape) / 500))
+    for quads, colour in ((scan.quads, (0, 200, 0)), ([p.quad for p in detected], (0, 0, 255))):
+        for quad in quads:
+            cv2.polylines(canvas, [np.round(quad).astype(np.int32)], True, colour, width)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), canvas)
 
 
 def cases(count: int, rng: np.random.Generator) -> list[dict[str, object]]:
@@ -63,6 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="list every missed print, extra print and angle error over 1°",
+    )
+    parser.add_argument(
+        "--debug-dir",
+        type=Path,
+        help="with --verbose, write each listed scan with true (green) and detected (red) quads",
+    )
     args = parser.parse_args(argv)
     if not SHARED_PHOTOS.exists():
         print(f"{SHARED_PHOTOS} is absent: the shared photos live beside the repository")
@@ -73,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     ious: list[float] = []
     angles: list[float] = []
     per_kind: dict[str, list[int]] = {}
-    for spec in cases(args.scans, rng):
+    for index, spec in enumerate(cases(args.scans, rng)):
         scan = make_scan(rng, photos, **spec)  # type: ignore[arg-type]
         detected = [p for p in detect_prints(scan.rgb) if not p.whole_image]
         used: set[int] = set()
-        for quad, angle in zip(scan.quads, scan.angles, strict=True):
+        notes: list[str] = []
+        for number, (quad, angle) in enumerate(zip(scan.quads, scan.angles, strict=True)):
             truth_total += 1
             scores = [
                 (polygon_iou(quad, p.quad), j) for j, p in enumerate(detected) if j not in used
@@ -91,7 +120,23 @@ def main(argv: list[str] | None = None) -> int:
                 stats[0] += 1
                 ious.append(best[0])
                 angles.append(angle_error(detected[best[1]].angle_degrees, angle))
+                if angles[-1] > 1.0:
+                    notes.append(
+                        f"print {number} angle error {angles[-1]:.2f}° "
+                        f"(true {angle:.1f}°, IoU {best[0]:.3f})"
+                    )
+            else:
+                notes.append(f"print {number} MISSED (true {angle:.1f}°, best IoU {best[0]:.3f})")
         extras += len(detected) - len(used)
+        notes.extend(
+            f"EXTRA print at {np.round(p.quad.mean(axis=0)).tolist()}"
+            for j, p in enumerate(detected)
+            if j not in used
+        )
+        if args.verbose and notes:
+            print(f"scan {index} {spec}: " + "; ".join(notes))
+            if args.debug_dir:
+                _draw(args.debug_dir / f"seed{args.seed}-scan{index}.png", scan, detected)
     singles = sorted((SHARED_PHOTOS / "real-old").iterdir())
     wrong_singles = []
     for path in singles:

@@ -10,11 +10,13 @@ idea of scanner software:
 2. Model the background from a frame along the scan's edges: its median colour in CIELAB and its
    spread. Pixels far from it (ΔE above a threshold that grows with the spread, so a textured
    page needs more) are foreground; so are the closed outlines of strong edges, which catch
-   white-bordered prints on a white lid (where colour alone barely differs).
+   white-bordered prints on a white lid (where colour alone barely differs), and, on a textured
+   page, areas far smoother than it (a print's pale sky matches the paper's colour, not its grain).
 3. Each connected region becomes one print when it is a convex quadrilateral that fills its
-   minimum-area rectangle (or, in perspective, its four-corner hull). Regions that are not,
-   typically prints that touch, are split along their distance-transform ridges (watershed)
-   and each piece is tried again.
+   minimum-area rectangle (or, in perspective, its four-corner hull) with opposite sides near
+   parallel. Regions that are not, typically prints that touch, are split along their
+   distance-transform ridges (watershed), or stripped of thin strips, and each piece is tried
+   again; two prints joined only by the gap-bridging closing are taken apart again.
 4. Guard against splitting a plain photo: when the frame is not a plain background, or no region
    passes, the scan is one print, the whole image.
 
@@ -39,6 +41,15 @@ MIN_FILL = 0.86
 MAX_PRINTS = 24
 SEAM_SUPPORT = 0.85
 """Share of the lines across a print on which a seam's step edge must be found."""
+TEXTURED_SD = 3.0
+"""Median local grey standard deviation (0..255 levels) above which the background is textured."""
+SMOOTH_SHARE = 0.35
+"""An area whose local standard deviation is below this share of a textured background's is a
+print's flat area, not the background."""
+MAX_SKEW_DEGREES = 8.0
+"""Largest angle, degrees, between opposite sides of a print seen in perspective: a phone photo
+of a page tilted by a few tens of degrees stays well within it, while the hull of a print with a
+fragment or a shadow band attached is a trapezoid or a wedge."""
 REFINE_SIDE = 2048
 """Longest side, pixels, of the copy on which each print's edges are refined."""
 
@@ -124,6 +135,34 @@ def _frame_gradient(gray: np.ndarray) -> float:
     return float(np.percentile(frame, 99))
 
 
+def _smoother_than_background(small: np.ndarray) -> np.ndarray | None:
+    """H×W bool mask of the areas much smoother than a textured background, or None when the
+    background has no texture to compare with.
+
+    small: H×W×3 uint8 RGB working copy, unblurred (the texture is what is measured). A print's
+    pale sky or wall can match textured paper in colour, but a photo's flat areas lack the paper's
+    fibre and mottling: the local standard deviation of grey (7×7 window) there falls well below
+    the frame's.
+    """
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean = cv2.blur(gray, (7, 7))
+    local_sd = np.sqrt(np.maximum(cv2.blur(gray * gray, (7, 7)) - mean * mean, 0.0))
+    h, w = gray.shape
+    band = max(2, round(0.02 * min(h, w)))
+    frame = np.concatenate(
+        [
+            local_sd[:band].ravel(),
+            local_sd[-band:].ravel(),
+            local_sd[:, :band].ravel(),
+            local_sd[:, -band:].ravel(),
+        ]
+    )
+    texture = float(np.median(frame))
+    if texture < TEXTURED_SD:
+        return None
+    return local_sd < SMOOTH_SHARE * texture
+
+
 def _edge_bands(image: np.ndarray, level: np.ndarray) -> np.ndarray:
     """The shadow band a scanner lid leaves along an edge, as a per-pixel offset from `level`.
 
@@ -151,9 +190,10 @@ def _edge_bands(image: np.ndarray, level: np.ndarray) -> np.ndarray:
     return offset
 
 
-def _foreground(small: np.ndarray) -> np.ndarray | None:
-    """H×W uint8 mask (255 = print) of the working copy, or None when the frame is no plain
-    background (the scan is then a single photo)."""
+def _foreground(small: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two H×W uint8 masks (255 = print) of the working copy: with gaps between fragments
+    bridged, and without; or None when the frame is no plain background (the scan is then a
+    single photo)."""
     blurred = cv2.medianBlur(small, 5)
     lab = cv2.cvtColor(blurred, cv2.COLOR_RGB2LAB).astype(np.float32)
     lab[..., 0] *= 100.0 / 255.0  # OpenCV's 8-bit L is 0..255; ΔE wants 0..100
@@ -165,6 +205,9 @@ def _foreground(small: np.ndarray) -> np.ndarray | None:
     # A lid's shadow band along an edge is background, however dark: compare against it.
     distance = np.linalg.norm(lab - color - _edge_bands(lab, color), axis=2)
     mask = (distance > threshold).astype(np.uint8) * 255
+    smooth = _smoother_than_background(small)
+    if smooth is not None:
+        mask[smooth] = 255
 
     # Outlines of strong edges, closed and filled: a white border on a white lid differs from
     # the lid by a few ΔE only, but its edge (and drop shadow) is a continuous line.
@@ -187,26 +230,35 @@ def _foreground(small: np.ndarray) -> np.ndarray | None:
     # Bridge gaps up to about 1% of the scan: a print whose mid-tones match the page breaks into
     # fragments that a wide closing joins again (prints lie further apart than that, or touch).
     bridge = max(5, round(0.012 * max(mask.shape)) | 1)
-    mask = cv2.morphologyEx(
+    bridged = cv2.morphologyEx(
         mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (bridge, bridge))
     )
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel, iterations=2)
-    # Fill holes: a print's bright interior may match the background colour.
+    bridged = _filled(cv2.morphologyEx(bridged, cv2.MORPH_OPEN, kernel, iterations=2))
+    unbridged = _filled(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel, iterations=2))
+    return bridged, unbridged
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """The mask with its regions' holes filled: a print's bright interior may match the
+    background colour."""
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     filled = np.zeros_like(mask)
     cv2.drawContours(filled, contours, -1, 255, thickness=cv2.FILLED)
     return filled
 
 
-def _fit_quad(contour: np.ndarray) -> tuple[np.ndarray, float]:
-    """The quadrilateral that best describes a region's outline, and how well the region fills it.
+def _fit_quads(contour: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """The quadrilaterals that may describe a region's outline, best first, each with how well
+    the region fills it.
 
-    A minimum-area rectangle for a flat scan; the 4-corner approximation of the convex hull when
-    it fills the region better (a print photographed at an angle is a general quadrilateral).
+    A minimum-area rectangle for a flat scan; first the 4-corner approximation of the convex hull
+    when it fills the region better (a print photographed at an angle is a general
+    quadrilateral). The rectangle stays as the fallback: a hull can also be a print with a strip
+    of background attached, which only its edges (see `_accepted`) tell apart.
     """
     area = float(cv2.contourArea(contour))
     rect = cv2.boxPoints(cv2.minAreaRect(contour)).astype(np.float32)
-    best, best_fill = rect, area / max(float(cv2.contourArea(rect)), 1.0)
+    rect_fill = min(area / max(float(cv2.contourArea(rect)), 1.0), 1.0)
     hull = cv2.convexHull(contour)
     perimeter = cv2.arcLength(hull, True)
     for epsilon in (0.01, 0.02, 0.04):
@@ -215,17 +267,47 @@ def _fit_quad(contour: np.ndarray) -> tuple[np.ndarray, float]:
             quad = approx.reshape(4, 2).astype(np.float32)
             quad_area = float(cv2.contourArea(quad))
             fill = min(area, quad_area) / max(area, quad_area, 1.0)
-            if fill > best_fill + 0.01:
-                best, best_fill = quad, fill
+            if fill > rect_fill + 0.01:
+                return [(quad, fill), (rect, rect_fill)]
             break
-    return best, min(best_fill, 1.0)
+    return [(rect, rect_fill)]
+
+
+def _accepted(
+    contour: np.ndarray, fine_gray: np.ndarray, to_fine: float
+) -> tuple[np.ndarray, float] | None:
+    """The region as one print, (quadrilateral in `fine_gray` pixels, fill), or None.
+
+    A quadrilateral is a print when the region fills it or a straight edge is found along all
+    four sides (a pale print whose inside matched the background in places), and when, once
+    fitted to those edges, its opposite sides are near parallel: a wedge is a print with a strip
+    of background attached, not a print in perspective.
+    """
+    for quad, fill in _fit_quads(contour):
+        refined, sides = _refine(fine_gray, quad * to_fine)
+        if (fill >= MIN_FILL or sides == 4) and _skew(refined) <= MAX_SKEW_DEGREES:
+            return refined, max(fill, MIN_FILL)
+    return None
+
+
+def _skew(quad: np.ndarray) -> float:
+    """Largest angle, degrees, between the directions of two opposite sides of a 4×2 quad."""
+
+    def direction(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
+
+    q = order_corners(quad)
+    return max(
+        abs((direction(q[0], q[1]) - direction(q[3], q[2]) + 180.0) % 360.0 - 180.0),
+        abs((direction(q[0], q[3]) - direction(q[1], q[2]) + 180.0) % 360.0 - 180.0),
+    )
 
 
 def _split(region: np.ndarray) -> list[np.ndarray]:
     """Split a region that is several touching prints along its distance-transform ridges.
 
-    region: H×W uint8 mask of one connected region. Returns the pieces' masks (possibly just the
-    region itself when it has no clear necks).
+    region: H×W uint8 mask of one connected region. Returns the pieces' masks; with no clear
+    necks, the region itself less its thin strips.
     """
     distance = cv2.distanceTransform(region, cv2.DIST_L2, 5)
     peak = float(distance.max())
@@ -233,8 +315,8 @@ def _split(region: np.ndarray) -> list[np.ndarray]:
         return [region]
     seeds = (distance > 0.6 * peak).astype(np.uint8)
     count, markers = cv2.connectedComponents(seeds)
-    if count <= 2:  # background label + one seed: nothing to split
-        return [region]
+    if count <= 2:  # one seed: no neck between prints, but maybe a thin strip attached to one
+        return [_without_strips(region, peak)]
     markers = markers.astype(np.int32) + 1
     markers[(region > 0) & (seeds == 0)] = 0
     markers[region == 0] = 1
@@ -243,6 +325,16 @@ def _split(region: np.ndarray) -> list[np.ndarray]:
     return [
         ((markers == label) & (region > 0)).astype(np.uint8) * 255 for label in range(2, count + 1)
     ]
+
+
+def _without_strips(region: np.ndarray, peak: float) -> np.ndarray:
+    """The region less any part narrower than its own half-width: a lid's shadow band or a
+    fragment of background joined to a print. peak: the region's largest distance to its edge,
+    pixels (half the print's short side). Only the corners of the print itself round off, and a
+    minimum-area rectangle ignores that."""
+    radius = max(1, round(0.5 * peak))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.morphologyEx(region, cv2.MORPH_OPEN, disk)
 
 
 def _regions(mask: np.ndarray, min_area: float) -> list[np.ndarray]:
@@ -286,9 +378,10 @@ def detect_prints(rgb: np.ndarray) -> list[DetectedPrint]:
         else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     )
     whole = _whole(w, h)
-    mask = _foreground(small)
-    if mask is None:
+    masks = _foreground(small)
+    if masks is None:
         return [whole]
+    mask, unbridged = masks
     fine_scale = min(1.0, REFINE_SIDE / max(h, w))
     fine = (
         rgb
@@ -304,7 +397,9 @@ def detect_prints(rgb: np.ndarray) -> list[DetectedPrint]:
     found: list[DetectedPrint] = []
     to_fine = fine_scale / scale
     for contour in _regions(mask, min_area):
-        for quad, fill in _prints_in_region(contour, mask.shape, min_area, fine_gray, to_fine):
+        for quad, fill in _prints_in_bridged_region(
+            contour, unbridged, min_area, fine_gray, to_fine
+        ):
             full = order_corners(quad / fine_scale)
             found.append(DetectedPrint(full, quad_angle(full), round(fill, 4)))
     if not found or len(found) > MAX_PRINTS:
@@ -313,6 +408,35 @@ def detect_prints(rgb: np.ndarray) -> list[DetectedPrint]:
         key=lambda p: (round(float(p.quad[:, 1].min()) / (0.1 * h)), float(p.quad[:, 0].min()))
     )
     return found
+
+
+def _prints_in_bridged_region(
+    contour: np.ndarray,
+    unbridged: np.ndarray,
+    min_area: float,
+    fine_gray: np.ndarray,
+    to_fine: float,
+) -> list[tuple[np.ndarray, float]]:
+    """The prints in one region of the bridged mask, as (quadrilateral in `fine_gray` pixels,
+    fill).
+
+    Bridging joins a pale print's fragments, but also two prints lying close: when the region
+    holds two or more print-sized parts before bridging and each of them is found to be a print,
+    they are the prints; otherwise the bridged region is.
+    """
+    region = np.zeros_like(unbridged)
+    cv2.drawContours(region, [contour], -1, 255, thickness=cv2.FILLED)
+    parts, _ = cv2.findContours(
+        cv2.bitwise_and(unbridged, region), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
+    )
+    parts = [part for part in parts if cv2.contourArea(part) >= min_area]
+    if len(parts) >= 2:
+        found = [
+            _prints_in_region(part, unbridged.shape, min_area, fine_gray, to_fine) for part in parts
+        ]
+        if all(found):
+            return [found_print for prints in found for found_print in prints]
+    return _prints_in_region(contour, unbridged.shape, min_area, fine_gray, to_fine)
 
 
 def _prints_in_region(
@@ -324,25 +448,23 @@ def _prints_in_region(
 ) -> list[tuple[np.ndarray, float]]:
     """The prints in one foreground region, as (quadrilateral in `fine_gray` pixels, fill).
 
-    A region is one print when it fills its quadrilateral, or when a straight edge is found along
-    all four sides (a pale print whose inside matched the background in places). Otherwise it is
-    split along its necks (touching prints at different angles), and every print is finally
-    checked for a seam: the straight line where two flush prints meet.
+    A region is one print when `_accepted` finds it so. Otherwise it is split along its necks
+    (touching prints at different angles) or stripped of thin strips (a shadow band joined to a
+    print), and each piece is tried again; every print is finally checked for a seam: the
+    straight line where two flush prints meet.
     """
-    quad, fill = _fit_quad(contour)
-    refined, sides = _refine(fine_gray, quad * to_fine)
-    if fill >= MIN_FILL or sides == 4:
-        candidates = [(refined, max(fill, MIN_FILL) if fill < MIN_FILL else fill)]
+    whole = _accepted(contour, fine_gray, to_fine)
+    if whole is not None:
+        candidates = [whole]
     else:
         region = np.zeros(shape[:2], np.uint8)
         cv2.drawContours(region, [contour], -1, 255, thickness=cv2.FILLED)
-        candidates = []
-        for piece in _split(region):
-            for part in _regions(piece, min_area):
-                quad, fill = _fit_quad(part)
-                refined, sides = _refine(fine_gray, quad * to_fine)
-                if fill >= MIN_FILL or sides == 4:
-                    candidates.append((refined, fill))
+        pieces = [
+            _accepted(part, fine_gray, to_fine)
+            for piece in _split(region)
+            for part in _regions(piece, min_area)
+        ]
+        candidates = [found for found in pieces if found is not None]
     prints: list[tuple[np.ndarray, float]] = []
     for quad, fill in candidates:
         prints.extend((piece, fill) for piece in _split_at_seams(fine_gray, quad, depth=2))
