@@ -153,9 +153,11 @@ def test_scan_adjusted_split_restored_all_and_downloaded(
         assert len(batch_requests) == 1
         assert batch_requests[0].headers.get("idempotency-key")
         assert batch_requests[0].post_data_json["options"] == {"engine": "classic", "denoise": 0.8}
-        # The progress came from the live stream's batch events.
+        # The progress came from the live stream's batch events. Two attempts finishing at once
+        # may publish their counts out of order (docs/albums.md), so the done event need not be
+        # the last one received; the page keeps the highest counts.
         events = page.evaluate("window.__rekindle.events.filter(e => e.type === 'batch')")
-        assert events and events[-1]["done"] and events[-1]["completed"] == 3
+        assert any(e["done"] and e["completed"] == 3 for e in events), events
         expect(page.locator("#album-photos .card[data-status='ready']")).to_have_count(
             3, timeout=30_000
         )
