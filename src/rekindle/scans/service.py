@@ -85,11 +85,12 @@ def store_scan(
             }
         ]
     scan_id = uuid.uuid4()
+    display_key = keys.scan_display_key(owner_id, scan_id)
     scan = Scan(
         id=scan_id,
         owner_id=owner_id,
         object_key=keys.scan_key(owner_id, scan_id, info.extension),
-        display_key=keys.scan_display_key(owner_id, scan_id),
+        display_key=display_key,
         mime_type=info.mime_type,
         size_bytes=upload.size_bytes,
         width=width,
@@ -99,7 +100,7 @@ def store_scan(
     )
     try:
         store.put_file(scan.object_key, upload.path, info.mime_type)
-        store.put(keys.scan_display_key(owner_id, scan_id), display, "image/jpeg")
+        store.put(display_key, display, "image/jpeg")
     except StorageError as exc:
         discard_or_remember(store, sessions, scan.stored_keys(), reason="scan upload failed")
         raise ServiceUnavailable(
