@@ -63,8 +63,8 @@ def test_prices_shown_and_only_the_options_an_engine_honours(
     photo = engines_stack.upload(shared_photo(PHOTOS[1]), user=user_id)
     with browser_page(browser, **size) as page:
         sign_in(page, engines_stack, email)
-        # The upload's auto-restore says what it costs.
-        assert page.locator("#auto-restore-price").inner_text() == "(1 credit each)"
+        # The upload's auto-restore says what it costs, once the price list has loaded.
+        expect(page.locator("#auto-restore-price")).to_have_text("(1 credit each)")
         page.goto(f"{engines_stack.base_url}/#/photos/{photo['id']}")
         page.wait_for_selector("#restore-engine option[value='probe']", state="attached")
         engine = page.locator("#restore-engine")
