@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     cloudfront_domain: str | None = None
     """When set, download URLs are `https://{domain}/{key}` instead of presigned S3 URLs."""
     public_base_url: str | None = None
-    """Origin under which this API is reached (for the local store's signed URLs); by default the
-    origin of each request."""
+    """Origin under which this API is reached, for every link it hands out (the local store's
+    signed URLs, share links, export tickets, the verification email, Stripe's return URLs); by
+    default the origin of each request."""
     signed_url_ttl_seconds: int = 3600
 
     # --- auth -----------------------------------------------------------------------------------

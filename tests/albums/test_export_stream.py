@@ -25,7 +25,7 @@ class CountingStore(LocalStore):
 
 
 def test_zip_reads_lazily_and_memory_stays_flat(tmp_path: Path) -> None:
-    store = CountingStore(tmp_path / "objects", b"k" * 32, 60, None)
+    store = CountingStore(tmp_path / "objects", b"k" * 32, 60)
     size, count = 2 * 1024 * 1024, 24
     entries = []
     for index in range(count):

@@ -120,12 +120,12 @@ def test_url_mode_accepts_a_public_signing_host(s3_endpoint: str) -> None:
 
 def test_url_mode_needs_a_store_that_signs(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
-        check_siliconflow_image_url(settings(**URL_MODE), LocalStore(tmp_path, b"k" * 32, 60, None))
+        check_siliconflow_image_url(settings(**URL_MODE), LocalStore(tmp_path, b"k" * 32, 60))
 
 
 def test_base64_mode_needs_no_url(tmp_path: Path) -> None:
     check_siliconflow_image_url(
-        settings(siliconflow_api_key="sk"), LocalStore(tmp_path, b"k" * 32, 60, None)
+        settings(siliconflow_api_key="sk"), LocalStore(tmp_path, b"k" * 32, 60)
     )
 
 

@@ -27,7 +27,7 @@ from tests.support.rows import photo_row
 def test_older_photos_fall_back_to_the_original_only_where_browsers_show_it(
     tmp_path: Path, mime: str, extension: str, shows_original: bool
 ) -> None:
-    store = LocalStore(tmp_path, b"s" * 32, 60, None)
+    store = LocalStore(tmp_path, b"s" * 32, 60)
     photo_id = uuid.uuid4()
     original = keys.original_key("u", photo_id, extension)
     old = photo_row("u", photo_id, mime_type=mime, original_key=original)

@@ -93,7 +93,7 @@ def test_deleting_a_photo_while_its_result_is_recorded_leaves_no_object(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    store = LocalStore(tmp_path, secret=b"k" * 32, ttl_seconds=60, public_base_url=None)
+    store = LocalStore(tmp_path, secret=b"k" * 32, ttl_seconds=60)
     photo_id = _ready_photo(sessions)
     with session_scope(sessions) as session:
         attempt_id = request_restore(session, settings, OWNER, photo_id, RestoreOptions()).id

@@ -46,7 +46,7 @@ def test_ordinary_subjects_keep_their_keys_and_encodings_never_collide() -> None
 
 
 def test_a_traversing_subject_cannot_write_into_another_users_prefix(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path, secret=b"k" * 32, ttl_seconds=60, public_base_url=None)
+    store = LocalStore(tmp_path, secret=b"k" * 32, ttl_seconds=60)
     photo = uuid.uuid4()
     store.put(keys.original_key("victim/../attacker", photo, "jpg"), b"x", "image/jpeg")
     assert store.list_keys(keys.user_prefix("attacker")) == []

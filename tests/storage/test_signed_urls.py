@@ -15,7 +15,7 @@ from tests.support.stack import Stack
 
 
 def test_local_signature_checks(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path, secret=b"k" * 32, ttl_seconds=60, public_base_url=None)
+    store = LocalStore(tmp_path, secret=b"k" * 32, ttl_seconds=60)
     future = int(time.time()) + 60
     sig = store.sign("users/a/x.jpg", future)
     assert store.verify_signature("users/a/x.jpg", future, sig)
@@ -24,13 +24,13 @@ def test_local_signature_checks(tmp_path: Path) -> None:
     assert not store.verify_signature("users/a/x.jpg", future, sig, "other.jpg")  # filename
     past = int(time.time()) - 1
     assert not store.verify_signature("users/a/x.jpg", past, store.sign("users/a/x.jpg", past))
-    other = LocalStore(tmp_path, secret=b"j" * 32, ttl_seconds=60, public_base_url=None)
+    other = LocalStore(tmp_path, secret=b"j" * 32, ttl_seconds=60)
     assert not other.verify_signature("users/a/x.jpg", future, sig)
     assert not store.verify_signature("users/a/x.jpg", future, "é" * len(sig))  # not a TypeError
 
 
 def test_local_store_refuses_keys_outside_its_folder(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "objects", secret=b"k" * 32, ttl_seconds=60, public_base_url=None)
+    store = LocalStore(tmp_path / "objects", secret=b"k" * 32, ttl_seconds=60)
     from rekindle.storage import StorageError
 
     with pytest.raises(StorageError):

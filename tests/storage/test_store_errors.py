@@ -14,7 +14,7 @@ from tests.support.services import moto_s3, s3_store
 
 
 def test_local_store_refusing_a_write_raises_storage_error(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "objects", secret=b"k" * 32, ttl_seconds=60, public_base_url=None)
+    store = LocalStore(tmp_path / "objects", secret=b"k" * 32, ttl_seconds=60)
     store.put("users/a/processed/photo.jpg", b"jpeg", "image/jpeg")
     source = tmp_path / "upload.jpg"
     source.write_bytes(b"jpeg")

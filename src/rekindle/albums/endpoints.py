@@ -200,11 +200,8 @@ TICKET_ROUTE: dict[str, Any] = {
 }
 
 
-def _ticket_out(
-    runtime: RuntimeDep, base_url: str, ticket: str, expires_at: datetime
-) -> ExportTicketOut:
-    base = (runtime.settings.public_base_url or base_url).rstrip("/")
-    return ExportTicketOut(url=f"{base}/api/v1/exports/{ticket}", expires_at=expires_at)
+def _ticket_out(base_url: str, ticket: str, expires_at: datetime) -> ExportTicketOut:
+    return ExportTicketOut(url=f"{base_url}/api/v1/exports/{ticket}", expires_at=expires_at)
 
 
 @router.post("/albums/{album_id}/export-ticket", **TICKET_ROUTE)
@@ -228,7 +225,7 @@ def album_export_ticket(
         animations=animations,
         filename=_album_zip_name(album),
     )
-    return _ticket_out(runtime, base_url, ticket, expires_at)
+    return _ticket_out(base_url, ticket, expires_at)
 
 
 @router.post("/exports/tickets", **TICKET_ROUTE)
@@ -245,7 +242,7 @@ def export_ticket(
         animations=body.animations,
         filename=EXPORT_ZIP_NAME,
     )
-    return _ticket_out(runtime, base_url, ticket, expires_at)
+    return _ticket_out(base_url, ticket, expires_at)
 
 
 @router.get(

@@ -97,9 +97,12 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def base_url(request: Request) -> str:
-    """This API's origin as the client reached it (for the local store's signed URLs)."""
-    return str(request.base_url)
+def base_url(request: Request, runtime: RuntimeDep) -> str:
+    """This API's public origin, without a trailing slash: `PUBLIC_BASE_URL` when set, else the
+    origin the client reached (`Host`, which `ALLOWED_HOSTS` should then pin). Every link the API
+    hands out is built on it: the local store's signed URLs, share links, export tickets, the
+    emailed verification link and Stripe's return URLs."""
+    return (runtime.settings.public_base_url or str(request.base_url)).rstrip("/")
 
 
 BaseUrl = Annotated[str, Depends(base_url)]

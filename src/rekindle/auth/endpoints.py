@@ -19,7 +19,7 @@ from fastapi import APIRouter, Cookie, Form, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from rekindle.api.deps import RuntimeDep, SessionDep
+from rekindle.api.deps import BaseUrl, RuntimeDep, SessionDep
 from rekindle.api.errors import error_body
 from rekindle.api.openapi import ERRORS
 from rekindle.api.ratelimit import TOO_MANY_REQUESTS_RESPONSE, client_address, limit_signup
@@ -265,6 +265,7 @@ def signup(
     response: Response,
     runtime: RuntimeDep,
     session: SessionDep,
+    base_url: BaseUrl,
 ) -> SignupResponse:
     """Create a local account (when `SIGNUP_ENABLED`).
 
@@ -280,9 +281,7 @@ def signup(
         raise NotFound("Sign-up is not enabled on this server.", code="signup_disabled")
     email = normalize_email(body.email)
     limit_signup(runtime.limiter, settings, email, client_address(request, settings))
-    verify_url = (
-        f"{(settings.public_base_url or str(request.base_url)).rstrip('/')}/api/v1/auth/verify"
-    )
+    verify_url = f"{base_url}/api/v1/auth/verify"
     status, user = start_signup(session, settings, email, body.password, verify_url)
     if user is None:
         return SignupResponse(status=status)

@@ -81,7 +81,6 @@ def create_checkout(settings: Settings, user: User, pack_name: str, origin: str)
     if not checkout_enabled(settings):
         raise BillingNotConfigured()
     pack = find_pack(settings, pack_name)
-    origin = (settings.public_base_url or origin).rstrip("/")
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [{"price": pack.price_id, "quantity": 1}],

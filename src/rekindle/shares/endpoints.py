@@ -51,10 +51,6 @@ class SharedView(BaseModel):
     expires_at: datetime = Field(description="When the link stops working")
 
 
-def _link_base(runtime: RuntimeDep, base_url: str) -> str:
-    return (runtime.settings.public_base_url or base_url).rstrip("/")
-
-
 @router.post(
     "/photos/{photo_id}/shares", status_code=status.HTTP_201_CREATED, response_model=ShareOut
 )
@@ -75,7 +71,7 @@ def create_share(
     )
     return ShareOut(
         id=link.id,
-        url=f"{_link_base(runtime, base_url)}/s/{token}",
+        url=f"{base_url}/s/{token}",
         restore_id=link.restore_id,
         created_at=link.created_at,
         expires_at=link.expires_at,

@@ -39,5 +39,4 @@ def make_store(settings: Settings) -> ObjectStore:
         settings.data_dir / "objects",
         secret=local_secret(settings.data_dir, "storage-signing"),
         ttl_seconds=settings.signed_url_ttl_seconds,
-        public_base_url=settings.public_base_url,
     )

@@ -27,12 +27,11 @@ class LocalStore:
 
     reachable_by_providers = False
 
-    def __init__(self, root: Path, secret: bytes, ttl_seconds: int, public_base_url: str | None):
+    def __init__(self, root: Path, secret: bytes, ttl_seconds: int):
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._secret = secret
         self._ttl = ttl_seconds
-        self._public_base_url = public_base_url
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -113,8 +112,7 @@ class LocalStore:
         query = {"expires": expires, "sig": self.sign(key, expires, filename or "")}
         if filename:
             query["filename"] = filename
-        origin = (self._public_base_url or base_url).rstrip("/")
-        return f"{origin}{FILES_ROUTE}{quote(key)}?{urlencode(query)}"
+        return f"{base_url.rstrip('/')}{FILES_ROUTE}{quote(key)}?{urlencode(query)}"
 
     def provider_url(self, key: str) -> str | None:
         return None
