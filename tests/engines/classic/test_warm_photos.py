@@ -59,6 +59,13 @@ def test_fade_shrinks_every_channel_alike_so_levels_share_one_gain() -> None:
     lo_n, hi_n = np.array([88.0, 84.0, 65.0]), np.array([249.0, 246.0, 227.0])
     own = 246.0 / (hi_n - lo_n)
     assert np.allclose(tone.channel_gains(lo_n, hi_n), own)
+    # A dye that faded more lifts its black point more and shrinks its range more: that channel
+    # is stretched back by what its lift explains (real print faded-boy-glasses: red).
+    lo_d, hi_d = np.array([50.0, 35.0, 36.0]), np.array([240.0, 245.0, 254.0])
+    gains = tone.channel_gains(lo_d, hi_d)
+    common = 246.0 / 218.0
+    assert gains[2] == pytest.approx(common)
+    assert gains[0] == pytest.approx(common * (1 - 36 / 255) / (1 - 50 / 255))
 
 
 def test_a_faded_warm_photo_comes_back_warm(scene: np.ndarray) -> None:
