@@ -50,14 +50,18 @@ def restore_array(
     steps, timings = report["steps"], report["timings_s"]
     clock = _Clock(timings)
 
+    y, cr, cb = color.split_ycrcb(rgb)
     exposure_gain = 1.0
     if opts.tone and "exposure" not in skip:
         # First of all: the denoiser must see the noise as lifted, and whether the photo is
         # monochrome is judged at its proper exposure (a dark colour photo's chroma is small in
         # grey levels and passed for monochrome: tune split, mcmaster-16 underexposed).
-        rgb, exposure_gain = tone.correct_exposure(rgb)
+        lifted, exposure_gain = tone.correct_exposure(rgb, y)
+        if lifted is not rgb:
+            rgb = lifted
+            y, cr, cb = color.split_ycrcb(rgb)
+        del lifted
     is_mono, neutral, cr_lut, cb_lut = color.monochrome_tint(rgb)
-    y, cr, cb = color.split_ycrcb(rgb)
     sigma = noise.estimate_noise_sigma(y)
     if is_mono:
         # Film grain is coarser than a pixel and hides from the finest wavelet band: grain is

@@ -169,7 +169,7 @@ _EXPOSE_START, _EXPOSE_FULL = 150.0, 110.0  # 99.5th-percentile luminance: start
 _EXPOSE_TARGET = 235.0  # where that percentile is brought (grey levels)
 
 
-def correct_exposure(img: np.ndarray) -> tuple[np.ndarray, float]:
+def correct_exposure(img: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Brighten an underexposed photo: one with no highlights at all.
 
     img: H×W×3 RGB or H×W luminance, uint8. A photo whose 99.5th-percentile luminance (BT.601)
@@ -182,9 +182,11 @@ def correct_exposure(img: np.ndarray) -> tuple[np.ndarray, float]:
     it (tune split: mcmaster-09 underexposed 16.2 dB, 27.1 with the channel). Applying it to all
     channels alike keeps the colours' saturation (a luminance gain with chroma scaled at most
     1.3× greyed them). Returns (the same shape, uint8; the linear gain), or (`img` itself, 1.0)
-    when left alone. Raises nothing.
+    when left alone. y: the photo's H×W uint8 luminance when the caller has it (saves one
+    conversion), else computed. Raises nothing.
     """
-    y = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    if y is None:
+        y = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     hi_y = float(channel_levels(y)[1][0])
     amount = float(np.clip((_EXPOSE_START - hi_y) / (_EXPOSE_START - _EXPOSE_FULL), 0, 1))
     if amount <= 0:
