@@ -11,7 +11,9 @@ range by the same factor (1 - f), so the channels share one gain (read on the wi
 and only their black points are reset apiece. A channel whose range is narrower than the widest
 one's is narrow by the scene's own colour (a warm photo has no bright blue), not by the fade;
 stretching it to full range, as auto levels does, turned warm photos blue (benchmarks/quality,
-tune split: mcmaster-09 faded 16.1 dB).
+tune split: mcmaster-09 faded 16.1 dB). The exception is a channel whose black point is lifted
+more than the widest one's: its dye faded more, and it is stretched back by what that lift
+explains (`channel_gains`).
 """
 
 from __future__ import annotations
@@ -72,13 +74,12 @@ def correct_levels(img: np.ndarray) -> tuple[np.ndarray, dict[str, object]]:
 
     img: H×W×3 (RGB) or H×W (luminance) uint8. Each channel's black point (0.5 % quantile) goes
     to `_T_LO`; the widest channel's range goes to `_T_HI - _T_LO`, and every channel is scaled
-    by that same gain, raised to the channel's own full-range gain by at most `_CHANNEL_GAIN_TOL`
-    (`channel_gains`), so the scene's own colour balance in the highlights is kept (see the
-    module docstring). Returns the corrected image (same
-    shape, uint8) and a record: black/white points found, fade amount 0..1, the gains used,
-    whether cast correction ran, and for luminance (a monochrome print) the midtone gamma that
-    keeps its median (`_keep_median`). Raises nothing; a photo that is not faded comes back as
-    the same object.
+    by that same gain unless its own fade explains more (`channel_gains`), so the scene's own
+    colour balance in the highlights is kept (see the module docstring). Returns the corrected
+    image (same shape, uint8) and a record: black/white points found, fade amount 0..1, the
+    gains used, whether cast correction ran, and for luminance (a monochrome print) the midtone
+    gamma that keeps its median (`_keep_median`). Raises nothing; a photo that is not faded
+    comes back as the same object.
     """
     lo, hi = channel_levels(img)
     amount = fade_amount(lo)
