@@ -103,11 +103,25 @@ def test_warm_reference_faded_and_underexposed() -> None:
     path = SHARED_PHOTOS / "clean-reference" / "mcmaster-09.tif"
     if not path.is_file():
         pytest.skip(f"{path} is absent: the shared photo set lives beside the repository")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     s = 384 / max(rgb.shape[:2])
     rgb = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
     out, report = restore_array(_fade(rgb))
     assert _psnr(out, rgb) > 30, report["steps"]["tone"]
     out, report = restore_array(_underexpose(rgb, 0.2, 3.0))
     assert _psnr(out, rgb) > 24, report["steps"]
+
+
+def test_a_dark_colour_photo_is_not_taken_for_monochrome() -> None:
+    """mcmaster-16 (tune split: a yellow-green scene) 2.7 stops under: its chroma is a few grey
+    levels, and classic-8, which judged monochrome before the exposure gain, restored it as a
+    gray print (17.7 dB). The gain now comes first (26.3 dB)."""
+    path = SHARED_PHOTOS / "clean-reference" / "mcmaster-16.tif"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the shared photo set lives beside the repository")
+    rgb = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    s = 384 / max(rgb.shape[:2])
+    rgb = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    out, report = restore_array(_underexpose(rgb, 0.15, 4.0))
+    assert not report["steps"]["analysis"]["monochrome"]
+    assert _psnr(out, rgb) > 23, report["steps"]
