@@ -11,7 +11,8 @@ Order matters: noise goes first, because grain fakes thin bright structures and 
 detector is far more precise on clean luminance (non-local means keeps scratches, which are
 self-similar along their length, so they survive to be found); levels come after denoising (a
 stretch amplifies noise), except the exposure gain of an underexposed photo, which comes first
-so that the denoiser measures and removes the noise as it will be seen. Monochrome photos (gray, sepia) are processed on
+(on RGB, before the monochrome test) so that the denoiser measures and removes the noise as it
+will be seen. Monochrome photos (gray, sepia) are processed on
 luminance only and re-tinted (see `color`).
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 from rekindle.engines.classic import color, defects, denoise, noise, sharpen, tone
 from rekindle.engines.classic.options import Report, RestoreOptions
 
-MODEL = "classic-8"
+MODEL = "classic-9"
 _RESIDUAL_NOISE = 0.35  # noise left after matched NLM, as a fraction of the input sigma
 _GRAIN_MIN, _GRAIN_RATIO = 3.3, 2.3  # when film grain is trusted (see restore_array)
 
@@ -49,15 +50,18 @@ def restore_array(
     steps, timings = report["steps"], report["timings_s"]
     clock = _Clock(timings)
 
-    is_mono, neutral, cr_lut, cb_lut = color.monochrome_tint(rgb)
     y, cr, cb = color.split_ycrcb(rgb)
     exposure_gain = 1.0
     if opts.tone and "exposure" not in skip:
-        # Before denoising: the gain lifts the noise too, and the denoiser must see it lifted.
-        lifted, exposure_gain = tone.correct_exposure(y)
-        if not is_mono and lifted is not y:
-            cr, cb = tone.lift_chroma(y, lifted, cr, cb)
-        y = lifted
+        # First of all: the denoiser must see the noise as lifted, and whether the photo is
+        # monochrome is judged at its proper exposure (a dark colour photo's chroma is small in
+        # grey levels and passed for monochrome: tune split, mcmaster-16 underexposed).
+        lifted, exposure_gain = tone.correct_exposure(rgb, y)
+        if lifted is not rgb:
+            rgb = lifted
+            y, cr, cb = color.split_ycrcb(rgb)
+        del lifted
+    is_mono, neutral, cr_lut, cb_lut = color.monochrome_tint(rgb)
     sigma = noise.estimate_noise_sigma(y)
     if is_mono:
         # Film grain is coarser than a pixel and hides from the finest wavelet band: grain is
