@@ -11,7 +11,11 @@ Event payload (a JSON object): `{"type": "attempt", "kind": "restore" | "animati
 "attempt_id", "status", "photo_status", "at"}` with `at` an ISO 8601 UTC timestamp.
 
 A batch restoration's attempts also publish a `batch` event (`batch_progress`): how many of the
-batch's attempts are in each status, counted with one indexed query (`restore_attempts.batch_id`).
+batch's attempts are in each status, read from the counts its row keeps (`restore_batches`, moved
+by `restoration.outcomes.move_batch_attempt` in the transaction that changes an attempt), and
+`seq`, the row's `progress_seq` then. Two attempts ending at once may publish in either order; the
+bus drops a batch event whose `seq` is not above the last one published for its batch, so a client
+never sees a batch's counts go back (e.g. `done`, then a lower count) (issue 16).
 
 The worker gathers what an event says inside the transaction that changes the attempt
 (`AttemptChange`, `restore_change`) and publishes it after the commit (`publish_change`): no
@@ -74,7 +78,7 @@ def publish(target: Settings | Runtime, user_id: str, event: dict[str, Any]) -> 
     """Send `event` (a JSON-serialisable dict) to `user_id`'s live streams, on Redis or the database.
 
     Returns the event's id, or None when it could not be published (the error is logged, never
-    raised). Call it after the transaction that made the change has committed, and with no
+    raised) or was a batch event overtaken by a later one of its batch (`bus.ordering`). Call it after the transaction that made the change has committed, and with no
     transaction of the caller's open: on SQLite the database bus writes on its own connection and
     would wait for the caller's write lock."""
     try:
@@ -104,14 +108,12 @@ def restore_change(
     attempt_id: uuid.UUID,
     *,
     known: tuple[str, uuid.UUID, str, str | None, uuid.UUID | None] | None = None,
-    finished: bool = False,
 ) -> AttemptChange | None:
     """The change of restore attempt `attempt_id` as this transaction sees it (call it after the
     UPDATE, before the commit). `known` = (owner_id, photo_id, status, photo_status, batch_id)
-    when the caller has them (no SELECT then). With `finished` (the attempt has just ended) the
-    batch's row is locked before its attempts are counted, so that of two attempts of a batch
-    ending at once the later one sees the earlier and the last one counts `done` (PostgreSQL;
-    SQLite serializes writers anyway). None when the attempt is gone (deleted with its photo)."""
+    when the caller has them (no SELECT then). The batch's progress is the one this transaction's
+    `move_batch_attempt` left on the batch's row (no statement), else read from that row. None
+    when the attempt is gone (deleted with its photo)."""
     from sqlalchemy import select
 
     from rekindle.models import Photo, RestoreAttempt
@@ -133,7 +135,7 @@ def restore_change(
         known = tuple(row)
     assert known is not None
     owner_id, photo_id, status, photo_status, batch_id = known
-    progress = batch_progress(session, batch_id, lock=finished) if batch_id is not None else None
+    progress = batch_progress(session, batch_id) if batch_id is not None else None
     return AttemptChange(
         owner_id,
         photo_id,
@@ -145,17 +147,19 @@ def restore_change(
 
 
 def publish_change(runtime: Settings | Runtime, change: AttemptChange | None) -> str | None:
-    """Publish a committed `AttemptChange` (the attempt event, then its batch's). Never raises;
-    returns the attempt event's id or None."""
+    """Publish a committed `AttemptChange`: the attempt event, then its batch's, in one call of the
+    bus (one Redis round trip). Never raises; returns the attempt event's id or None."""
     if change is None:
         return None
     event = attempt_event(
         "restore", change.photo_id, change.attempt_id, change.status, change.photo_status
     )
-    event_id = publish(runtime, change.owner_id, event)
-    if change.batch is not None:
-        publish(runtime, change.owner_id, change.batch)
-    return event_id
+    events = [event] if change.batch is None else [event, change.batch]
+    try:
+        return bus_for(runtime).publish_many(change.owner_id, events)[0]
+    except Exception:
+        log.warning("could not publish a live event for %s", change.owner_id, exc_info=True)
+        return None
 
 
 def publish_batch_progress(
@@ -186,38 +190,45 @@ def publish_restore_attempt(runtime: Runtime, attempt_id: uuid.UUID) -> str | No
     return publish_change(runtime, change)
 
 
-def batch_progress(
-    session: Any, batch_id: uuid.UUID | str, *, lock: bool = False
-) -> dict[str, Any] | None:
+def batch_progress(session: Any, batch_id: uuid.UUID | str) -> dict[str, Any] | None:
     """A `batch` event: how many of the batch's attempts are in each status (`total` of them),
-    with `done` true once none is pending or processing; one indexed GROUP BY on
-    `restore_attempts.batch_id`. With `lock`, the batch's row is locked first (`restore_change`).
-    None when the batch has no attempts (or its row is gone)."""
-    from sqlalchemy import func, select
+    with `done` true once none is pending or processing, and `seq` (the batch row's
+    `progress_seq`: a later state has a higher one). Taken from what this transaction's
+    `move_batch_attempt` returned when it moved the batch's counts, else one primary-key read of
+    the batch's row. None when the batch has no attempts (or its row is gone)."""
+    from sqlalchemy import select
 
-    from rekindle.models import RestoreAttempt, RestoreBatch
+    from rekindle.models import RestoreBatch
+    from rekindle.restoration.outcomes import BATCH_PROGRESS_INFO
 
     key = batch_id if isinstance(batch_id, uuid.UUID) else uuid.UUID(batch_id)
-    if lock:
-        session.execute(
-            select(RestoreBatch.id).where(RestoreBatch.id == key).with_for_update()
-        ).all()
-    counts = {"pending": 0, "processing": 0, "completed": 0, "failed": 0}
-    for status, count in session.execute(
-        select(RestoreAttempt.status, func.count())
-        .where(RestoreAttempt.batch_id == key)
-        .group_by(RestoreAttempt.status)
-    ):
-        counts[str(status)] = count
-    total = sum(counts.values())
+    row = session.info.get(BATCH_PROGRESS_INFO, {}).pop(key, None)
+    if row is None:
+        row = session.execute(
+            select(
+                RestoreBatch.attempts_pending,
+                RestoreBatch.attempts_processing,
+                RestoreBatch.attempts_completed,
+                RestoreBatch.attempts_failed,
+                RestoreBatch.progress_seq,
+            ).where(RestoreBatch.id == key)
+        ).one_or_none()
+        if row is None:
+            return None
+    pending, processing, completed, failed, seq = row
+    total = pending + processing + completed + failed
     if not total:
         return None
     return {
         "type": "batch",
         "batch_id": str(key),
         "total": total,
-        **counts,
-        "done": counts["pending"] + counts["processing"] == 0,
+        "pending": pending,
+        "processing": processing,
+        "completed": completed,
+        "failed": failed,
+        "done": pending + processing == 0,
+        "seq": seq,
         "at": utcnow().isoformat(),
     }
 

@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,8 +60,15 @@ def _ticket_hash(ticket: str) -> str:
 class EventBus:
     """Interface of the buses."""
 
-    def publish(self, user_id: str, event: dict[str, Any]) -> str:
-        """Deliver `event` to `user_id`'s subscribers; returns its id. Raises on backend errors."""
+    def publish(self, user_id: str, event: dict[str, Any]) -> str | None:
+        """Deliver `event` to `user_id`'s subscribers; returns its id, or None for a batch event
+        that a later one of its batch has overtaken (`ordering`: it is dropped). Raises on
+        backend errors."""
+        return self.publish_many(user_id, [event])[0]
+
+    def publish_many(self, user_id: str, events: list[dict[str, Any]]) -> list[str | None]:
+        """`publish` each of `events`, in order, in one round trip where the backend allows;
+        returns their ids (None where dropped). Raises on backend errors."""
         raise NotImplementedError
 
     def subscribe(self, user_id: str, after: str | None) -> AsyncIterator[StreamEvent | None]:
@@ -101,23 +109,60 @@ def _side_engine(url: str) -> Engine:
     return create_engine(url, pool_size=2, max_overflow=8, pool_pre_ping=True)
 
 
+def ordering(event: dict[str, Any]) -> tuple[str, int] | None:
+    """(batch id, sequence) of a batch progress event that carries its batch row's `seq`
+    (`events.batch_progress`), else None. Such an event is published only when its sequence is
+    above the highest already published for its batch: two attempts of a batch that end at once
+    publish after their commits in either order, and the state with the lower sequence (an
+    earlier one) must not be the last a client sees (issue 16)."""
+    seq = event.get("seq")
+    if event.get("type") != "batch" or not isinstance(seq, int) or isinstance(seq, bool):
+        return None
+    return str(event["batch_id"]), seq
+
+
 class DatabaseBus(EventBus):
-    """Events in the `events` table; subscribers poll it every `POLL_SECONDS`."""
+    """Events in the `events` table; subscribers poll it every `POLL_SECONDS`. A batch event's
+    order (`ordering`) is kept on its batch's row (`restore_batches.published_seq`), raised in the
+    transaction that inserts the event: that row lock orders the batch's events."""
 
     def __init__(self, url: str) -> None:
         self.engine = _side_engine(url)
 
-    def publish(self, user_id: str, event: dict[str, Any]) -> str:
+    def publish_many(self, user_id: str, events: list[dict[str, Any]]) -> list[str | None]:
+        ids: list[str | None] = []
         with Session(self.engine) as session, session.begin():
-            event_id = session.execute(
-                insert(Event)
-                .values(user_id=user_id, payload=event, created_at=utcnow())
-                .returning(Event.id)
-            ).scalar_one()
-            if event_id % 100 == 0:  # now and then, forget what no reconnect will ask for
-                cutoff = utcnow() - timedelta(seconds=RETENTION_SECONDS)
-                session.execute(delete(Event).where(Event.created_at < cutoff))
-        return str(event_id)
+            for item in events:
+                order = ordering(item)
+                if order is not None and not self._advance(session, *order):
+                    ids.append(None)
+                    continue
+                event_id = session.execute(
+                    insert(Event)
+                    .values(user_id=user_id, payload=item, created_at=utcnow())
+                    .returning(Event.id)
+                ).scalar_one()
+                if event_id % 100 == 0:  # now and then, forget what no reconnect will ask for
+                    cutoff = utcnow() - timedelta(seconds=RETENTION_SECONDS)
+                    session.execute(delete(Event).where(Event.created_at < cutoff))
+                ids.append(str(event_id))
+        return ids
+
+    @staticmethod
+    def _advance(session: Session, batch_id: str, seq: int) -> bool:
+        """Raise the batch's `published_seq` to `seq` (locking its row until the commit); False
+        when it was already at or above it (or the batch is gone): the event is not published."""
+        from sqlalchemy import update
+
+        from rekindle.models import RestoreBatch
+
+        moved = session.execute(
+            update(RestoreBatch)
+            .where(RestoreBatch.id == uuid.UUID(batch_id), RestoreBatch.published_seq < seq)
+            .values(published_seq=seq)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        return bool(moved)
 
     def _latest_id(self) -> int:
         with Session(self.engine) as session:
@@ -185,12 +230,35 @@ class DatabaseBus(EventBus):
 
 # --- Redis -------------------------------------------------------------------------------------
 
-# XADD to the capped replay log and PUBLISH the same entry, atomically; returns the entry id.
+# For each event: a batch event with a sequence (ARGV[3 + 2i], '' for none) is dropped unless it
+# is above the one kept at KEYS[1 + i] (then kept there); the others are XADDed to the capped
+# replay log KEYS[1] and PUBLISHed with their entry id. Returns the entry ids ('' where dropped).
+# ARGV: channel, log length, seconds kept, then per event its payload and its sequence.
 _PUBLISH_LUA = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'data', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', ARGV[2], id .. ' ' .. ARGV[1])
-return id
+local ids = {}
+local n = (#ARGV - 3) / 2
+for i = 1, n do
+  local payload = ARGV[2 + 2 * i]
+  local seq = ARGV[3 + 2 * i]
+  local fresh = true
+  if seq ~= '' then
+    local last = tonumber(redis.call('GET', KEYS[1 + i]) or '0')
+    if tonumber(seq) <= last then
+      fresh = false
+    else
+      redis.call('SET', KEYS[1 + i], seq, 'EX', ARGV[3])
+    end
+  end
+  if fresh then
+    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'data', payload)
+    redis.call('PUBLISH', ARGV[1], id .. ' ' .. payload)
+    ids[i] = id
+  else
+    ids[i] = ''
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return ids
 """
 
 
@@ -201,6 +269,11 @@ def channel_name(user_id: str) -> str:
 
 def _log_key(user_id: str) -> str:
     return f"rekindle:events:{user_id}:log"
+
+
+def _order_key(batch_id: str) -> str:
+    """Where the Redis bus keeps the highest sequence published for a batch (`ordering`)."""
+    return f"rekindle:events:batch:{batch_id}:seq"
 
 
 def _ticket_key(ticket: str) -> str:
@@ -231,13 +304,18 @@ class RedisBus(EventBus):
         self._hubs: dict[asyncio.AbstractEventLoop, RedisHub] = {}  # one per event loop
         self._hubs_lock = threading.Lock()  # loops may run in several threads
 
-    def publish(self, user_id: str, event: dict[str, Any]) -> str:
-        payload = json.dumps(event, separators=(",", ":"))
-        entry_id = self._publish(
-            keys=[_log_key(user_id)],
-            args=[payload, channel_name(user_id), REDIS_LOG_LENGTH, RETENTION_SECONDS],
-        )
-        return _text(entry_id)
+    def publish_many(self, user_id: str, events: list[dict[str, Any]]) -> list[str | None]:
+        """One script call for all of `events` (atomic, one round trip); a batch event overtaken
+        by a later one of its batch (`ordering`) is dropped (None)."""
+        log_key = _log_key(user_id)
+        keys = [log_key]
+        args: list[Any] = [channel_name(user_id), REDIS_LOG_LENGTH, RETENTION_SECONDS]
+        for item in events:
+            order = ordering(item)
+            keys.append(log_key if order is None else _order_key(order[0]))
+            args += [json.dumps(item, separators=(",", ":")), "" if order is None else order[1]]
+        entry_ids = self._publish(keys=keys, args=args)
+        return [_text(entry) or None for entry in entry_ids]
 
     def _hub(self) -> RedisHub:
         """The running loop's hub: a new one when it has none or its last one ended."""

@@ -1,4 +1,5 @@
-"""`restore_batches`: the answer given to a batch restoration, kept for its idempotency key."""
+"""`restore_batches`: the answer given to a batch restoration, kept for its idempotency key, and
+its live progress (how many of its attempts are in each status, kept by `restoration.outcomes`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rekindle.db import Base, UTCDateTime, utcnow
@@ -26,3 +27,14 @@ class RestoreBatch(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How many of the batch's attempts are in each status, changed (with `progress_seq`) in the
+    # transaction that changes an attempt's status, with this row locked (issue 16).
+    attempts_pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempts_processing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempts_completed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempts_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress_seq: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    """1 + how many times the counters changed since the batch was accepted: a batch event's
+    `seq`, higher for a later state (above `published_seq`'s 0 from the first)."""
+    published_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The highest `progress_seq` the database event bus published (the Redis bus keeps its own)."""

@@ -203,20 +203,26 @@ def delete_photo(session: Session, store: ObjectStore, owner_id: str, photo_id: 
 
     Objects go first: if storage is down the rows stay (503) and the user can retry, so no object is
     ever left without a row pointing at it. A result a worker stores after this is removed by the
-    worker when it finds its attempt gone.
+    worker when it finds its attempt gone. Its attempts of a batch leave their batch's counts
+    (`restoration.outcomes.move_batch_attempt`), as they leave a count of its attempts.
     """
     photo = get_photo(session, owner_id, photo_id)
     # Lock the attempts, read fresh, before collecting keys (PostgreSQL; SQLite's write lock does
     # the same): a worker recording a result either committed first and its keys are read here, or
     # waits, finds its attempt gone, and removes what it stored. The collections are expired so
     # they also hold an attempt added since `get_photo` read them.
+    locked: dict[type, list[Any]] = {}
     for attempts in (RestoreAttempt, AnimationAttempt):
-        session.scalars(
-            select(attempts)
-            .where(attempts.photo_id == photo_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all()
+        locked[attempts] = list(
+            session.scalars(
+                select(attempts)
+                .where(attempts.photo_id == photo_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+    # Its batch attempts leave their batches' counts (after the flush: batch rows are locked last).
+    leaving = [(a.batch_id, a.status) for a in locked[RestoreAttempt] if a.batch_id is not None]
     session.expire(photo, ["restore_attempts", "animation_attempts"])
     try:
         store.delete_many(photo_object_keys(photo))
@@ -228,6 +234,10 @@ def delete_photo(session: Session, store: ObjectStore, owner_id: str, photo_id: 
     scan_id = photo.source_scan_id
     session.delete(photo)
     session.flush()
+    from rekindle.restoration.outcomes import move_batch_attempt
+
+    for batch_id, status in leaving:
+        move_batch_attempt(session, batch_id, status, None)
     release_if_unused(session, store, scan_id)
 
 

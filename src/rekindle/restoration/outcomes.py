@@ -1,33 +1,85 @@
 """Record how an attempt ended. Each function is one conditional UPDATE, so a late or repeated
-call (a slow worker after the sweep, a task delivered twice) changes nothing."""
+call (a slow worker after the sweep, a task delivered twice) changes nothing.
+
+An attempt of a batch also moves one count on its batch's row (`move_batch_attempt`), in the same
+transaction and after every other row it locks, so that the batch's live progress is read from
+its row (`events.batch_progress`) instead of counted over its attempts on every event (issue 16).
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, case, select, update
 from sqlalchemy.orm import Session
 
 from rekindle.credits.ledger import charge_reference, refund
 from rekindle.db import utcnow
-from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt
+from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt, RestoreBatch
 
 UNFINISHED = (AttemptStatus.PENDING, AttemptStatus.PROCESSING)
 ATTEMPTS_TABLE = cast(Table, RestoreAttempt.__table__)
 PHOTOS_TABLE = cast(Table, Photo.__table__)
+BATCHES_TABLE = cast(Table, RestoreBatch.__table__)
+
+BATCH_PROGRESS_INFO = "rekindle.batch_progress"
+"""`Session.info` key: {batch_id: (pending, processing, completed, failed, progress_seq)} as this
+transaction's last `move_batch_attempt` left the batch's row (read by `events.restore_change`)."""
+
+_COUNTERS: dict[str, str] = {
+    AttemptStatus.PENDING: "attempts_pending",
+    AttemptStatus.PROCESSING: "attempts_processing",
+    AttemptStatus.COMPLETED: "attempts_completed",
+    AttemptStatus.FAILED: "attempts_failed",
+}
+
+
+def move_batch_attempt(
+    session: Session, batch_id: uuid.UUID, old: str | None, new: str | None
+) -> None:
+    """One attempt of batch `batch_id` went from status `old` to `new` (None: it was created, or
+    deleted): one UPDATE of the batch's row, which also raises its `progress_seq` by one and
+    locks the row until the commit. Call it after every other row the transaction locks (the
+    batch row is always locked last: no lock cycle with it). The row as it is then is kept in
+    `session.info[BATCH_PROGRESS_INFO]`, for the transaction's live event. A batch whose row is
+    gone (its owner deleted) changes nothing."""
+    values: dict[str, Any] = {"progress_seq": BATCHES_TABLE.c.progress_seq + 1}
+    if old is not None:
+        values[_COUNTERS[old]] = BATCHES_TABLE.c[_COUNTERS[old]] - 1
+    if new is not None:
+        values[_COUNTERS[new]] = BATCHES_TABLE.c[_COUNTERS[new]] + 1
+    row = session.execute(
+        update(BATCHES_TABLE)
+        .where(BATCHES_TABLE.c.id == batch_id)
+        .values(values)
+        .returning(
+            BATCHES_TABLE.c.attempts_pending,
+            BATCHES_TABLE.c.attempts_processing,
+            BATCHES_TABLE.c.attempts_completed,
+            BATCHES_TABLE.c.attempts_failed,
+            BATCHES_TABLE.c.progress_seq,
+        )
+    ).one_or_none()
+    if row is not None:
+        session.info.setdefault(BATCH_PROGRESS_INFO, {})[batch_id] = tuple(row)
 
 
 def mark_processing(session: Session, attempt_id: uuid.UUID) -> bool:
-    """pending -> processing (a Core UPDATE: no ORM bookkeeping on the worker's hot path). False
-    when the attempt was not pending (already taken, finished, failed by the sweep, or deleted
-    with its photo)."""
+    """pending -> processing (a Core UPDATE: no ORM bookkeeping on the worker's hot path), and its
+    batch's count (`move_batch_attempt`). False when the attempt was not pending (already taken,
+    finished, failed by the sweep, or deleted with its photo)."""
     taken = session.execute(
         update(ATTEMPTS_TABLE)
         .where(RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.PENDING)
         .values(status=AttemptStatus.PROCESSING, started_at=utcnow())
-    ).rowcount  # type: ignore[attr-defined]
-    return bool(taken)
+        .returning(ATTEMPTS_TABLE.c.batch_id)
+    ).one_or_none()
+    if taken is None:
+        return False
+    if taken.batch_id is not None:
+        move_batch_attempt(session, taken.batch_id, AttemptStatus.PENDING, AttemptStatus.PROCESSING)
+    return True
 
 
 def _stored_bytes(params: dict[str, object]) -> int:
@@ -44,13 +96,14 @@ def mark_completed(
     result_key: str,
     thumbnail_key: str,
 ) -> bool:
-    """processing -> completed, and the photo becomes `ready` with this result selected.
+    """processing -> completed, and the photo becomes `ready` with this result selected (then its
+    batch's count, `move_batch_attempt`).
 
     Returns False when the attempt is no longer processing (the caller then removes its objects).
     """
     # columns, not the ORM entity, and Core UPDATEs of the table: the worker's hot path (issue 16)
     attempt = session.execute(
-        select(RestoreAttempt.params, RestoreAttempt.photo_id).where(
+        select(RestoreAttempt.params, RestoreAttempt.photo_id, RestoreAttempt.batch_id).where(
             RestoreAttempt.id == attempt_id
         )
     ).one_or_none()
@@ -90,6 +143,10 @@ def mark_completed(
             stored_bytes=Photo.stored_bytes + _stored_bytes(params),
         )
     )
+    if attempt.batch_id is not None:
+        move_batch_attempt(
+            session, attempt.batch_id, AttemptStatus.PROCESSING, AttemptStatus.COMPLETED
+        )
     return True
 
 
@@ -126,15 +183,21 @@ def mark_failed(
 ) -> bool:
     """pending/processing -> failed with a code and message; the credits it was charged are
     refunded (once: the refund's reference is unique) and the photo returns to the status it had
-    before the attempt. Returns False when the attempt had already ended (nothing changes).
+    before the attempt, and its batch's count moves (`move_batch_attempt`). Returns False when the
+    attempt had already ended (nothing changes). The attempt's row is locked when it is read, so
+    that the status it leaves (pending or processing) is the one its batch counted.
 
     Every failure goes through here (worker failure, dispatch failure, the stuck-attempt sweep), so
     the refund happens only when this conditional update is the one that failed the attempt."""
     attempt = session.scalars(
-        select(RestoreAttempt).where(RestoreAttempt.id == attempt_id)
+        select(RestoreAttempt)
+        .where(RestoreAttempt.id == attempt_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one_or_none()
-    if attempt is None:
+    if attempt is None or attempt.status not in UNFINISHED:
         return False
+    previous = attempt.status
     failed = session.execute(
         update(RestoreAttempt)
         .where(RestoreAttempt.id == attempt_id, RestoreAttempt.status.in_(UNFINISHED))
@@ -158,4 +221,6 @@ def mark_failed(
         .values(status=attempt.photo_status_before, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    if attempt.batch_id is not None:
+        move_batch_attempt(session, attempt.batch_id, previous, AttemptStatus.FAILED)
     return True

@@ -350,7 +350,7 @@ def _run_admitted(runtime: Runtime, job: _Job) -> str:
                 PhotoStatus.READY,
                 job.batch_id,
             )
-            return True, restore_change(session, attempt_id, known=known, finished=True)
+            return True, restore_change(session, attempt_id, known=known)
         # A retry after a commit whose answer was lost with the connection: already recorded.
         done = session.scalar(
             select(RestoreAttempt.s3_key).where(
@@ -359,7 +359,7 @@ def _run_admitted(runtime: Runtime, job: _Job) -> str:
         )
         if done != result_key:
             return False, None
-        return True, restore_change(session, attempt_id, finished=True)
+        return True, restore_change(session, attempt_id)
 
     # A finished result outlives a database blip: the write is tried again for a while (still
     # conditional, so an attempt the sweep failed meanwhile stays failed).
@@ -528,7 +528,7 @@ def _fail(
     }
     with session_scope(runtime.sessions) as session:
         change = (
-            restore_change(session, job.attempt_id, finished=True)
+            restore_change(session, job.attempt_id)
             if mark_failed(
                 session,
                 job.attempt_id,
