@@ -34,13 +34,15 @@ from tests.support.services import postgres_database, redis_url
 
 
 @contextmanager
-def _runtime(tmp_path: Path) -> Iterator[Runtime]:
+def _runtime(tmp_path: Path, bus: str = "redis") -> Iterator[Runtime]:
+    """A runtime on a fresh PostgreSQL database with the `probe` engine; live events on Redis, or
+    on the database with `bus="database"`."""
     with registered_test_engines(), postgres_database() as url:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             rekindle_data_dir=tmp_path,
             database_url=url,
-            redis_url=redis_url(),
+            redis_url=redis_url() if bus == "redis" else None,
             rekindle_engines_allowed="probe",
             free_credits=10,
         )

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 
-from rekindle.config import Settings
-from rekindle.events.bus import reset_buses
-from rekindle.migrate import upgrade
 from rekindle.models import Event, RestoreAttempt, RestoreBatch
 from rekindle.photos.service import delete_photo
 from rekindle.restoration import runner
@@ -28,30 +23,9 @@ from rekindle.runtime import Runtime
 from tests.production.test_attempt_transactions import (
     _events,
     _probe_batch,
+    _runtime,
     _user_with_photos,
 )
-from tests.support.engines import registered_test_engines
-from tests.support.services import postgres_database, redis_url
-
-
-@contextmanager
-def _runtime(tmp_path: Path, bus: str) -> Iterator[Runtime]:
-    with registered_test_engines(), postgres_database() as url:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            rekindle_data_dir=tmp_path,
-            database_url=url,
-            redis_url=redis_url() if bus == "redis" else None,
-            rekindle_engines_allowed="probe",
-            free_credits=10,
-        )
-        upgrade(settings.sqlalchemy_url)
-        runtime = Runtime(settings)
-        try:
-            yield runtime
-        finally:
-            runtime.close()
-            reset_buses()
 
 
 def _published(runtime: Runtime, owner: str) -> list[dict[str, Any]]:

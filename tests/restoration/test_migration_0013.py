@@ -6,29 +6,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from rekindle.config import Settings
 from rekindle.db import make_engine, utcnow
 from rekindle.migrate import alembic_config, upgrade
 from rekindle.models import Photo, RestoreAttempt, RestoreBatch
 from tests.support.rows import photo_values
-from tests.support.services import postgres_database
+from tests.support.services import empty_database_settings
 
 _OLD_BATCH_COLUMNS = ("id", "owner_id", "idempotency_key", "request_hash", "response", "created_at")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with postgres_database() if request.param == "postgresql" else nullcontext() as database_url:
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, rekindle_data_dir=str(tmp_path), database_url=database_url
-        )
+    with empty_database_settings(request.param, tmp_path) as settings:
         yield settings.sqlalchemy_url
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,15 @@ from rekindle.storage import keys
 from rekindle.storage.orphans import forget, remember, remove_orphaned_objects
 from rekindle.users import ensure_user
 from tests.support.rows import photo_row
-from tests.support.services import postgres_database
+from tests.support.services import empty_database_settings
 from tests.support.stack import free_port
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a fresh, empty database of each kind, with the local folder store."""
-    with postgres_database() if request.param == "postgresql" else nullcontext() as database_url:
-        yield Settings(  # type: ignore[call-arg]
-            _env_file=None, rekindle_data_dir=str(tmp_path), database_url=database_url
-        )
+    with empty_database_settings(request.param, tmp_path) as settings:
+        yield settings
 
 
 @pytest.fixture

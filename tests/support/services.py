@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from rekindle.config import Settings
     from rekindle.storage.s3 import S3Store
 
 import pytest
@@ -61,6 +62,18 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def empty_database_settings(kind: str, data_dir: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty (unmigrated) database of `kind` (`sqlite`: a file under
+    `data_dir`; `postgresql`: a database of its own, dropped afterwards), objects in `data_dir`."""
+    from rekindle.config import Settings
+
+    with postgres_database() if kind == "postgresql" else nullcontext() as database_url:
+        yield Settings(  # type: ignore[call-arg]
+            _env_file=None, rekindle_data_dir=str(data_dir), database_url=database_url
+        )
 
 
 @contextmanager
