@@ -199,7 +199,7 @@ def batch_progress(session: Any, batch_id: uuid.UUID | str) -> dict[str, Any] | 
     from sqlalchemy import select
 
     from rekindle.models import RestoreBatch
-    from rekindle.restoration.outcomes import BATCH_PROGRESS_INFO
+    from rekindle.models.restore_batch import BATCH_PROGRESS_INFO
 
     key = batch_id if isinstance(batch_id, uuid.UUID) else uuid.UUID(batch_id)
     row = session.info.get(BATCH_PROGRESS_INFO, {}).pop(key, None)

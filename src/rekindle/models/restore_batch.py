@@ -12,6 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from rekindle.db import Base, UTCDateTime, utcnow
 
+BATCH_PROGRESS_INFO = "rekindle.batch_progress"
+"""`Session.info` key: {batch_id: (pending, processing, completed, failed, progress_seq)} as this
+transaction's last `restoration.outcomes.move_batch_attempt` left the batch's row (read by
+`events.batch_progress`)."""
+
 
 class RestoreBatch(Base):
     __tablename__ = "restore_batches"

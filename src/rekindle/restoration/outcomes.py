@@ -17,15 +17,12 @@ from sqlalchemy.orm import Session
 from rekindle.credits.ledger import charge_reference, refund
 from rekindle.db import utcnow
 from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt, RestoreBatch
+from rekindle.models.restore_batch import BATCH_PROGRESS_INFO
 
 UNFINISHED = (AttemptStatus.PENDING, AttemptStatus.PROCESSING)
 ATTEMPTS_TABLE = cast(Table, RestoreAttempt.__table__)
 PHOTOS_TABLE = cast(Table, Photo.__table__)
 BATCHES_TABLE = cast(Table, RestoreBatch.__table__)
-
-BATCH_PROGRESS_INFO = "rekindle.batch_progress"
-"""`Session.info` key: {batch_id: (pending, processing, completed, failed, progress_seq)} as this
-transaction's last `move_batch_attempt` left the batch's row (read by `events.restore_change`)."""
 
 _COUNTERS: dict[str, str] = {
     AttemptStatus.PENDING: "attempts_pending",
