@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from rekindle.auth.local_accounts import create_local_user
 from rekindle.db import session_scope
@@ -15,6 +16,11 @@ from tests.support.stack import Stack, running_stack, stack_settings
 
 CHROMIUM = Path(os.environ.get("REKINDLE_CHROMIUM", "/usr/bin/chromium"))
 PASSWORD = "darkroom-safelight"
+
+# The page's assertions wait up to 15 s for the page to get there (Playwright's default is 5 s):
+# CI shares 2 cores with other jobs, and the 40-photo batch test failed once while another test
+# run loaded the machine. An assertion that never becomes true still fails.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="module")
