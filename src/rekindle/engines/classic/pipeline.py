@@ -12,8 +12,8 @@ detector is far more precise on clean luminance (non-local means keeps scratches
 self-similar along their length, so they survive to be found); levels come after denoising (a
 stretch amplifies noise), except the exposure gain of an underexposed photo, which comes first
 (on RGB, before the monochrome test) so that the denoiser measures and removes the noise as it
-will be seen. Monochrome photos (gray, sepia) are processed on
-luminance only and re-tinted (see `color`).
+will be seen. Monochrome photos (gray, sepia) are processed on luminance only and re-tinted (see
+`color`).
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ def restore_array(
         if lifted is not rgb:
             rgb = lifted
             y, cr, cb = color.split_ycrcb(rgb)
-        del lifted
     is_mono, neutral, cr_lut, cb_lut = color.monochrome_tint(rgb)
     sigma = noise.estimate_noise_sigma(y)
     if is_mono:
