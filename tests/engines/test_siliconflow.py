@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from rekindle.config import Settings
@@ -434,3 +437,29 @@ def test_each_thread_gets_its_own_small_pool_and_close_closes_them_all() -> None
     assert len({id(c) for c in [*seen, mine]}) == 4
     clients.close()
     assert all(c.is_closed for c in [*seen, mine])  # type: ignore[attr-defined]
+
+
+def test_the_threads_clients_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loading certifi's CA bundle cost ~20 ms of CPU per thread's client (issue 16, fifth pass):
+    # the bundle is loaded once per ThreadClients, with the same verification as before.
+    made: list[ssl.SSLContext] = []
+    create = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(create(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    clients = http.ThreadClients(timeout=5)
+    seen: list[httpx.Client] = []
+    threads = [threading.Thread(target=lambda: seen.append(clients.get())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seen.append(clients.get())
+
+    assert len({id(c) for c in seen}) == 4
+    assert len(made) == 1
+    assert made[0].verify_mode == ssl.CERT_REQUIRED and made[0].check_hostname
+    clients.close()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,11 +84,13 @@ def make_client(
     max_connections: int,
     base_url: str = "",
     headers: dict[str, str] | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> httpx.Client:
     """A pooled, thread-safe client; `timeout` (seconds) is the default per-request timeout.
 
     Authentication headers are given per request, never here, so that result downloads from a
-    provider's CDN never carry our API key.
+    provider's CDN never carry our API key. `verify`: httpx's default (True: a new TLS context
+    with certifi's CA bundle, about 20 ms of CPU) or a context to share.
     """
     limits = httpx.Limits(
         max_connections=max(1, max_connections), max_keepalive_connections=max(1, max_connections)
@@ -98,6 +101,7 @@ def make_client(
         limits=limits,
         headers=headers or {},
         follow_redirects=True,
+        verify=verify,
     )
 
 
@@ -110,6 +114,11 @@ class ThreadClients:
     with one shared pool of 128 connections that walk was a fifth of the provider HTTP CPU
     (issue 16's profile). A thread makes one provider request at a time, so its own pool needs
     a connection per host only (the API and the result CDN). `timeout` in seconds.
+
+    The clients share one TLS context, made once as httpx makes it for each client by default
+    (`httpx.create_ssl_context()`: certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR): loading
+    the bundle took about 20 ms of CPU per thread's client, 2.6 s for the worker's 128 threads,
+    most of it while a big batch first filled them (issue 16, docs/benchmarks.md "Fifth pass").
     """
 
     def __init__(self, *, timeout: float, connections_per_thread: int = 2) -> None:
@@ -118,11 +127,20 @@ class ThreadClients:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._clients: list[httpx.Client] = []
+        self._ssl_context: ssl.SSLContext | None = None
 
     def get(self) -> httpx.Client:
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = make_client(timeout=self.timeout, max_connections=self.connections_per_thread)
+            with self._lock:
+                if self._ssl_context is None:
+                    self._ssl_context = httpx.create_ssl_context()
+                ssl_context = self._ssl_context
+            client = make_client(
+                timeout=self.timeout,
+                max_connections=self.connections_per_thread,
+                verify=ssl_context,
+            )
             with self._lock:
                 self._clients.append(client)
             self._local.client = client
