@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -117,6 +118,40 @@ def _rekindle(stack: ExitStack, env: dict[str, str], *args: str) -> subprocess.P
     return process
 
 
+class LockWaits:
+    """Which statements of the stack wait for a lock while the restorations run: sampled with the
+    completion poll (every ~0.1 s) from `pg_stat_activity` (`wait_event_type = 'Lock'`: a row or
+    table lock held by another transaction), for this benchmark's database only."""
+
+    QUERY = (
+        "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 60) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.peak = 0
+        self.by_statement: Counter[str] = Counter()
+
+    def sample(self, db: Any) -> None:
+        waiting = [row[0] for row in db.execute(self.QUERY).fetchall()]
+        self.samples += 1
+        self.peak = max(self.peak, len(waiting))
+        self.by_statement.update(waiting)
+
+    def summary(self) -> dict[str, Any]:
+        """Mean and peak number of waiting connections, and the mean per statement (top 3)."""
+        per_sample = max(self.samples, 1)
+        return {
+            "mean_waiting": round(sum(self.by_statement.values()) / per_sample, 2),
+            "peak_waiting": self.peak,
+            "by_statement": {
+                statement: round(n / per_sample, 2)
+                for statement, n in self.by_statement.most_common(3)
+            },
+        }
+
+
 def _scenario(
     client: httpx.Client,
     database_url: str,
@@ -172,6 +207,7 @@ def _scenario(
         accepted = restore_batch(photo_ids) if batch else list(pool.map(restore, photo_ids))
     accept_wall = time.monotonic() - started
     ok = accepted.count(202)
+    waits = LockWaits()
     with psycopg.connect(database_url, autocommit=True) as db:
         while True:
             done, failed = db.execute(
@@ -180,6 +216,7 @@ def _scenario(
             ).fetchone()
             if done - before_rows >= ok:
                 break
+            waits.sample(db)
             time.sleep(0.1)
         wall = time.monotonic() - started
         machine = _machine_busy_seconds() - machine_before
@@ -198,6 +235,7 @@ def _scenario(
         "per_second": round(count / wall, 2),
         "cpu_ms_per_attempt": {name: round(1000 * c / count, 2) for name, c in cpu.items()},
         "cpu_ms_per_attempt_total": round(1000 * sum(cpu.values()) / count, 2),
+        "lock_waits": waits.summary(),
         "pg_sessions_per_attempt": round(sessions_opened / count, 2),
         # every process of the machine (PostgreSQL, Redis, moto, the fake provider, and whatever
         # else runs on it: only meaningful on a quiet machine)
