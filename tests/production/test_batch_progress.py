@@ -1,5 +1,5 @@
 """A batch's live progress (issue 16, fourth pass): its counts are kept on the batch's row by the
-transactions that change its attempts (`restoration.outcomes.move_batch_attempt`), equal to a
+transactions that change its attempts (`batch_counts.move_attempt`), equal to a
 count of its attempts whatever path changed them, and the published `batch` events never go back:
 of two attempts ending at once, the one that committed first may publish last, and its (lower)
 state is dropped (`events.bus.ordering`). Real PostgreSQL, and Redis or the database bus."""

@@ -149,15 +149,6 @@ def _zip_response(
     )
 
 
-def _album_export(
-    session: SessionDep, owner_id: str, album_id: uuid.UUID
-) -> tuple[Album, list[uuid.UUID]]:
-    """The owner's album and its photo ids (NotFound `album_not_found` for another's)."""
-    return service.get_album(session, owner_id, album_id), service.album_photo_ids(
-        session, owner_id, album_id
-    )
-
-
 def _album_zip_name(album: Album) -> str:
     return f"{album.name}.zip"
 
@@ -177,7 +168,7 @@ def export_album(
 ) -> StreamingResponse:
     """A streamed ZIP of the album's chosen results (human file names) and `manifest.json`,
     offered as `{album name}.zip`."""
-    album, photo_ids = _album_export(session, user.id, album_id)
+    album, photo_ids = service.album_with_photo_ids(session, user.id, album_id)
     chosen = export.load_photos(session, user.id, photo_ids)
     planned = export.plan(chosen, originals=originals, animations=animations)
     return _zip_response(runtime, planned, _album_zip_name(album))
@@ -216,7 +207,7 @@ def album_export_ticket(
 ) -> ExportTicketOut:
     """A one-time link that downloads the album's export (as `GET /albums/{id}/export` would)
     without the bearer token, so that a browser can stream it to disk. Counts as one export."""
-    album, photo_ids = _album_export(session, user.id, album_id)
+    album, photo_ids = service.album_with_photo_ids(session, user.id, album_id)
     ticket, expires_at = tickets.issue_ticket(
         session,
         user.id,

@@ -68,9 +68,17 @@ def album_photos(
 
 
 def album_photo_ids(session: Session, owner_id: str, album_id: uuid.UUID) -> list[uuid.UUID]:
-    """Every live photo id of the album, oldest first (the order an album was filled in)."""
-    get_album(session, owner_id, album_id)
-    return list(
+    """Every live photo id of the owner's album, oldest first (the order an album was filled in).
+    Raises NotFound (`album_not_found`), also for another user's album."""
+    return album_with_photo_ids(session, owner_id, album_id)[1]
+
+
+def album_with_photo_ids(
+    session: Session, owner_id: str, album_id: uuid.UUID
+) -> tuple[Album, list[uuid.UUID]]:
+    """The owner's album and its live photo ids (as `album_photo_ids`). Raises NotFound."""
+    album = get_album(session, owner_id, album_id)
+    return album, list(
         session.scalars(
             select(Photo.id)
             .join(AlbumPhoto, AlbumPhoto.photo_id == Photo.id)

@@ -12,7 +12,7 @@ Event payload (a JSON object): `{"type": "attempt", "kind": "restore" | "animati
 
 A batch restoration's attempts also publish a `batch` event (`batch_progress`): how many of the
 batch's attempts are in each status, read from the counts its row keeps (`restore_batches`, moved
-by `restoration.outcomes.move_batch_attempt` in the transaction that changes an attempt), and
+by `batch_counts.move_attempt` in the transaction that changes an attempt), and
 `seq`, the row's `progress_seq` then. Two attempts ending at once may publish in either order; the
 bus drops a batch event whose `seq` is not above the last one published for its batch, so a client
 never sees a batch's counts go back (e.g. `done`, then a lower count) (issue 16).
@@ -112,7 +112,7 @@ def restore_change(
     """The change of restore attempt `attempt_id` as this transaction sees it (call it after the
     UPDATE, before the commit). `known` = (owner_id, photo_id, status, photo_status, batch_id)
     when the caller has them (no SELECT then). The batch's progress is the one this transaction's
-    `move_batch_attempt` left on the batch's row (no statement), else read from that row. None
+    `batch_counts.move_attempt` left on the batch's row (no statement), else read from that row. None
     when the attempt is gone (deleted with its photo)."""
     from sqlalchemy import select
 
@@ -193,28 +193,14 @@ def publish_restore_attempt(runtime: Runtime, attempt_id: uuid.UUID) -> str | No
 def batch_progress(session: Any, batch_id: uuid.UUID | str) -> dict[str, Any] | None:
     """A `batch` event: how many of the batch's attempts are in each status (`total` of them),
     with `done` true once none is pending or processing, and `seq` (the batch row's
-    `progress_seq`: a later state has a higher one). Taken from what this transaction's
-    `move_batch_attempt` returned when it moved the batch's counts, else one primary-key read of
-    the batch's row. None when the batch has no attempts (or its row is gone)."""
-    from sqlalchemy import select
-
-    from rekindle.models import RestoreBatch
-    from rekindle.models.restore_batch import BATCH_PROGRESS_INFO
+    `progress_seq`: a later state has a higher one), as `batch_counts.progress` reads them. None
+    when the batch has no attempts (or its row is gone)."""
+    from rekindle.batch_counts import progress
 
     key = batch_id if isinstance(batch_id, uuid.UUID) else uuid.UUID(batch_id)
-    row = session.info.get(BATCH_PROGRESS_INFO, {}).pop(key, None)
+    row = progress(session, key)
     if row is None:
-        row = session.execute(
-            select(
-                RestoreBatch.attempts_pending,
-                RestoreBatch.attempts_processing,
-                RestoreBatch.attempts_completed,
-                RestoreBatch.attempts_failed,
-                RestoreBatch.progress_seq,
-            ).where(RestoreBatch.id == key)
-        ).one_or_none()
-        if row is None:
-            return None
+        return None
     pending, processing, completed, failed, seq = row
     total = pending + processing + completed + failed
     if not total:

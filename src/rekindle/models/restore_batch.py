@@ -1,5 +1,5 @@
 """`restore_batches`: the answer given to a batch restoration, kept for its idempotency key, and
-its live progress (how many of its attempts are in each status, kept by `restoration.outcomes`)."""
+its live progress (how many of its attempts are in each status, kept by `rekindle.batch_counts`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,6 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rekindle.db import Base, UTCDateTime, utcnow
-
-BATCH_PROGRESS_INFO = "rekindle.batch_progress"
-"""`Session.info` key: {batch_id: (pending, processing, completed, failed, progress_seq)} as this
-transaction's last `restoration.outcomes.move_batch_attempt` left the batch's row (read by
-`events.batch_progress`)."""
 
 
 class RestoreBatch(Base):

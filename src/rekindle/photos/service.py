@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from rekindle import batch_counts
 from rekindle.config import Settings
 from rekindle.credits.ledger import charge, charge_reference
 from rekindle.db import utcnow
@@ -204,25 +205,23 @@ def delete_photo(session: Session, store: ObjectStore, owner_id: str, photo_id: 
     Objects go first: if storage is down the rows stay (503) and the user can retry, so no object is
     ever left without a row pointing at it. A result a worker stores after this is removed by the
     worker when it finds its attempt gone. Its attempts of a batch leave their batch's counts
-    (`restoration.outcomes.move_batch_attempt`), as they leave a count of its attempts.
+    (`batch_counts.move_attempt`), as they leave a count of its attempts.
     """
     photo = get_photo(session, owner_id, photo_id)
     # Lock the attempts, read fresh, before collecting keys (PostgreSQL; SQLite's write lock does
     # the same): a worker recording a result either committed first and its keys are read here, or
     # waits, finds its attempt gone, and removes what it stored. The collections are expired so
     # they also hold an attempt added since `get_photo` read them.
-    locked: dict[type, list[Any]] = {}
+    leaving: list[tuple[uuid.UUID, str]] = []  # its batch attempts: (batch, status)
     for attempts in (RestoreAttempt, AnimationAttempt):
-        locked[attempts] = list(
-            session.scalars(
-                select(attempts)
-                .where(attempts.photo_id == photo_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        )
-    # Its batch attempts leave their batches' counts (after the flush: batch rows are locked last).
-    leaving = [(a.batch_id, a.status) for a in locked[RestoreAttempt] if a.batch_id is not None]
+        for attempt in session.scalars(
+            select(attempts)
+            .where(attempts.photo_id == photo_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ):
+            if isinstance(attempt, RestoreAttempt) and attempt.batch_id is not None:
+                leaving.append((attempt.batch_id, attempt.status))
     session.expire(photo, ["restore_attempts", "animation_attempts"])
     try:
         store.delete_many(photo_object_keys(photo))
@@ -234,10 +233,8 @@ def delete_photo(session: Session, store: ObjectStore, owner_id: str, photo_id: 
     scan_id = photo.source_scan_id
     session.delete(photo)
     session.flush()
-    from rekindle.restoration.outcomes import move_batch_attempt
-
-    for batch_id, status in leaving:
-        move_batch_attempt(session, batch_id, status, None)
+    for batch_id, status in leaving:  # after the flush: batch rows are locked last
+        batch_counts.move_attempt(session, batch_id, status, None)
     release_if_unused(session, store, scan_id)
 
 

@@ -297,7 +297,7 @@ def restore_batch(
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             response=answer,
-            attempts_pending=len(accepted),  # its live progress (`outcomes.move_batch_attempt`)
+            attempts_pending=len(accepted),  # its live progress (`batch_counts`)
         )
     )
     try:

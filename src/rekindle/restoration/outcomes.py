@@ -1,7 +1,7 @@
 """Record how an attempt ended. Each function is one conditional UPDATE, so a late or repeated
 call (a slow worker after the sweep, a task delivered twice) changes nothing.
 
-An attempt of a batch also moves one count on its batch's row (`move_batch_attempt`), in the same
+An attempt of a batch also moves one count on its batch's row (`batch_counts.move_attempt`), in the same
 transaction and after every other row it locks, so that the batch's live progress is read from
 its row (`events.batch_progress`) instead of counted over its attempts on every event (issue 16).
 """
@@ -9,62 +9,24 @@ its row (`events.batch_progress`) instead of counted over its attempts on every 
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, case, select, update
 from sqlalchemy.orm import Session
 
+from rekindle.batch_counts import move_attempt
 from rekindle.credits.ledger import charge_reference, refund
 from rekindle.db import utcnow
-from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt, RestoreBatch
-from rekindle.models.restore_batch import BATCH_PROGRESS_INFO
+from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt
 
 UNFINISHED = (AttemptStatus.PENDING, AttemptStatus.PROCESSING)
 ATTEMPTS_TABLE = cast(Table, RestoreAttempt.__table__)
 PHOTOS_TABLE = cast(Table, Photo.__table__)
-BATCHES_TABLE = cast(Table, RestoreBatch.__table__)
-
-_COUNTERS: dict[str, str] = {
-    AttemptStatus.PENDING: "attempts_pending",
-    AttemptStatus.PROCESSING: "attempts_processing",
-    AttemptStatus.COMPLETED: "attempts_completed",
-    AttemptStatus.FAILED: "attempts_failed",
-}
-
-
-def move_batch_attempt(
-    session: Session, batch_id: uuid.UUID, old: str | None, new: str | None
-) -> None:
-    """One attempt of batch `batch_id` went from status `old` to `new` (None: it was created, or
-    deleted): one UPDATE of the batch's row, which also raises its `progress_seq` by one and
-    locks the row until the commit. Call it after every other row the transaction locks (the
-    batch row is always locked last: no lock cycle with it). The row as it is then is kept in
-    `session.info[BATCH_PROGRESS_INFO]`, for the transaction's live event. A batch whose row is
-    gone (its owner deleted) changes nothing."""
-    values: dict[str, Any] = {"progress_seq": BATCHES_TABLE.c.progress_seq + 1}
-    if old is not None:
-        values[_COUNTERS[old]] = BATCHES_TABLE.c[_COUNTERS[old]] - 1
-    if new is not None:
-        values[_COUNTERS[new]] = BATCHES_TABLE.c[_COUNTERS[new]] + 1
-    row = session.execute(
-        update(BATCHES_TABLE)
-        .where(BATCHES_TABLE.c.id == batch_id)
-        .values(values)
-        .returning(
-            BATCHES_TABLE.c.attempts_pending,
-            BATCHES_TABLE.c.attempts_processing,
-            BATCHES_TABLE.c.attempts_completed,
-            BATCHES_TABLE.c.attempts_failed,
-            BATCHES_TABLE.c.progress_seq,
-        )
-    ).one_or_none()
-    if row is not None:
-        session.info.setdefault(BATCH_PROGRESS_INFO, {})[batch_id] = tuple(row)
 
 
 def mark_processing(session: Session, attempt_id: uuid.UUID) -> bool:
     """pending -> processing (a Core UPDATE: no ORM bookkeeping on the worker's hot path), and its
-    batch's count (`move_batch_attempt`). False when the attempt was not pending (already taken,
+    batch's count (`batch_counts.move_attempt`). False when the attempt was not pending (already taken,
     finished, failed by the sweep, or deleted with its photo)."""
     taken = session.execute(
         update(ATTEMPTS_TABLE)
@@ -75,7 +37,7 @@ def mark_processing(session: Session, attempt_id: uuid.UUID) -> bool:
     if taken is None:
         return False
     if taken.batch_id is not None:
-        move_batch_attempt(session, taken.batch_id, AttemptStatus.PENDING, AttemptStatus.PROCESSING)
+        move_attempt(session, taken.batch_id, AttemptStatus.PENDING, AttemptStatus.PROCESSING)
     return True
 
 
@@ -94,7 +56,7 @@ def mark_completed(
     thumbnail_key: str,
 ) -> bool:
     """processing -> completed, and the photo becomes `ready` with this result selected (then its
-    batch's count, `move_batch_attempt`).
+    batch's count, `batch_counts.move_attempt`).
 
     Returns False when the attempt is no longer processing (the caller then removes its objects).
     """
@@ -141,9 +103,7 @@ def mark_completed(
         )
     )
     if attempt.batch_id is not None:
-        move_batch_attempt(
-            session, attempt.batch_id, AttemptStatus.PROCESSING, AttemptStatus.COMPLETED
-        )
+        move_attempt(session, attempt.batch_id, AttemptStatus.PROCESSING, AttemptStatus.COMPLETED)
     return True
 
 
@@ -180,7 +140,7 @@ def mark_failed(
 ) -> bool:
     """pending/processing -> failed with a code and message; the credits it was charged are
     refunded (once: the refund's reference is unique) and the photo returns to the status it had
-    before the attempt, and its batch's count moves (`move_batch_attempt`). Returns False when the
+    before the attempt, and its batch's count moves (`batch_counts.move_attempt`). Returns False when the
     attempt had already ended (nothing changes). The attempt's row is locked when it is read, so
     that the status it leaves (pending or processing) is the one its batch counted.
 
@@ -219,5 +179,5 @@ def mark_failed(
         .execution_options(synchronize_session=False)
     )
     if attempt.batch_id is not None:
-        move_batch_attempt(session, attempt.batch_id, previous, AttemptStatus.FAILED)
+        move_attempt(session, attempt.batch_id, previous, AttemptStatus.FAILED)
     return True

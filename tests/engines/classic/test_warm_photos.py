@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from rekindle.engines.classic import restore_array, tone
-from tests.support.services import SHARED_PHOTOS
+from tests.support.services import shared_photo
 
 WARM = np.array([1.0, 0.78, 0.55], np.float32)  # R, G, B: tungsten-like balance
 
@@ -96,16 +96,21 @@ def test_an_underexposed_warm_photo_keeps_its_colour_and_key(scene: np.ndarray) 
     assert abs(_blue_over_red(out) - _blue_over_red(warm)) < 0.1
 
 
+def _reference(name: str) -> np.ndarray:
+    """A clean reference photo (skips without ../shared), H×W×3 uint8 RGB, longest side 384 px."""
+    rgb = cv2.cvtColor(
+        cv2.imread(str(shared_photo(f"clean-reference/{name}")), cv2.IMREAD_COLOR),
+        cv2.COLOR_BGR2RGB,
+    )
+    scale = 384 / max(rgb.shape[:2])
+    return cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
 def test_warm_reference_faded_and_underexposed() -> None:
     """mcmaster-09 (tune split, a warm photo: its blue never passes 146) through the benchmark's
     fade and underexposure: classic-8 made it 15.9 and 16.6 dB (now 41.7 and 28.0); it must
     come back above 30 and 24 dB."""
-    path = SHARED_PHOTOS / "clean-reference" / "mcmaster-09.tif"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent: the shared photo set lives beside the repository")
-    rgb = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    s = 384 / max(rgb.shape[:2])
-    rgb = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    rgb = _reference("mcmaster-09.tif")
     out, report = restore_array(_fade(rgb))
     assert _psnr(out, rgb) > 30, report["steps"]["tone"]
     out, report = restore_array(_underexpose(rgb, 0.2, 3.0))
@@ -116,12 +121,7 @@ def test_a_dark_colour_photo_is_not_taken_for_monochrome() -> None:
     """mcmaster-16 (tune split: a yellow-green scene) 2.7 stops under: its chroma is a few grey
     levels, and classic-8, which judged monochrome before the exposure gain, restored it as a
     gray print (17.7 dB). The gain now comes first (26.3 dB)."""
-    path = SHARED_PHOTOS / "clean-reference" / "mcmaster-16.tif"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent: the shared photo set lives beside the repository")
-    rgb = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    s = 384 / max(rgb.shape[:2])
-    rgb = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    rgb = _reference("mcmaster-16.tif")
     out, report = restore_array(_underexpose(rgb, 0.15, 4.0))
     assert not report["steps"]["analysis"]["monochrome"]
     assert _psnr(out, rgb) > 23, report["steps"]
