@@ -1,5 +1,6 @@
 """Worker throughput for big batches (issue 16): restorations/s, % of ideal, failures and CPU
-milliseconds per attempt of the API and of ONE worker, on the production stack.
+milliseconds per attempt of the API and of the worker (ONE process unless `--workers`), on the
+production stack.
 
 The stack: `rekindle serve --no-worker` and `rekindle worker --pool=threads` as separate processes,
 a fresh PostgreSQL database, Redis (TEST_REDIS_URL, default redis://127.0.0.1:6379/5, flushed),
@@ -19,7 +20,13 @@ wall-clock figures. `--profile DIR` also records the worker with `py-spy record`
 
     uv run python -m benchmarks.worker_throughput [--count 400] [--threads 128] [--clients 32]
         [--scenarios instant,delay2s] [--profile benchmarks/results/profile]
-        [--batch] [--baseline-src /tmp/base/src] [--json out.json]
+        [--batch] [--baseline-src /tmp/base/src] [--rounds 2] [--workers 1] [--json out.json]
+
+`--baseline-src` runs another version's code beside this checkout's; `--rounds R` repeats both,
+in alternating order (of two runs in a row the first tends to be faster, whichever it is: 4 to
+8 points of "% of ideal" in the same code), and reports the means. `--workers N` starts N worker
+processes with `--threads / N` threads each (the same in-flight bound in all) and a database
+pool of 40 / N connections each (PostgreSQL's 100 here).
 
 `--batch` sends the N restorations as ONE `POST /photos/restore-batch` (N <= 500): a big batch
 through one worker. Settings of the stack: `ENGINE_BUDGETS={"siliconflow": {}}` (no provider
@@ -275,7 +282,7 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
             REKINDLE_ENGINES_ALLOWED="classic,siliconflow",
             SILICONFLOW_API_KEY=API_KEY,
             SILICONFLOW_API_URL=fake.api_url,
-            SILICONFLOW_MAX_IN_FLIGHT=str(args.threads),
+            SILICONFLOW_MAX_IN_FLIGHT=str(args.threads // args.workers),  # per process
             WORKER_CONCURRENCY=str(args.threads),
             FREE_CREDITS=str(10 * args.count * 3),
             # no provider budget (the default one allows 2 SiliconFlow requests a minute) and no
@@ -284,6 +291,10 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
             UPLOADS_PER_DAY="0",
             STORAGE_QUOTA_BYTES="0",
         )
+        if args.workers > 1:
+            # This machine's PostgreSQL takes 100 connections: the API's 50, 40 among the
+            # workers, and the benchmark's own.
+            env["DATABASE_POOL_SIZE"] = str(40 // args.workers)
         if src is not None:
             env["PYTHONPATH"] = f"{src}{os.pathsep}{REPO}"
         subprocess.run(
@@ -299,14 +310,18 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
         )
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", timeout=300)
-        worker = _rekindle(stack, env, "worker", "--pool=threads", f"--concurrency={args.threads}")
+        per_worker = args.threads // args.workers
+        workers = [
+            _rekindle(stack, env, "worker", "--pool=threads", f"--concurrency={per_worker}")
+            for _ in range(args.workers)
+        ]
         wait_http(f"{base}/readyz", timeout=300)
         from rekindle.auth.tokens import TokenVerifier
         from rekindle.config import Settings
 
         verifier = TokenVerifier(Settings(_env_file=None, rekindle_data_dir=data_dir))  # type: ignore[call-arg]
         token = verifier.issue_local(f"bench-{uuid.uuid4().hex[:6]}", None, 7200)
-        stats = {"api": ProcessStats(api.pid), "worker": ProcessStats(worker.pid)}
+        stats = {"api": ProcessStats(api.pid), "worker": _Together([w.pid for w in workers])}
         database_url = env["DATABASE_URL"]
         limits = httpx.Limits(max_connections=args.clients + 4)
         with httpx.Client(base_url=base, timeout=120, limits=limits) as client:
@@ -316,7 +331,7 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
             if args.profile:
                 folder = args.profile / ("baseline" if src is not None else "current")
                 folder.mkdir(parents=True, exist_ok=True)
-                for name, pid in (("worker", worker.pid), ("api", api.pid)):
+                for name, pid in (("worker", workers[0].pid), ("api", api.pid)):
                     spy = subprocess.Popen(
                         [
                             str(Path(sys.executable).parent / "py-spy"),
@@ -365,6 +380,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--threads", type=int, default=128, help="worker thread pool size")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; the threads (and the in-flight bound) are split among them",
+    )
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     parser.add_argument("--scenarios", default="instant,delay2s")
     parser.add_argument(
@@ -379,17 +400,38 @@ def main() -> None:
         default=None,
         help="a `src` folder of another version (e.g. `git archive main src`), run first",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the variants this many times, in alternating order; figures are the means",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
 
     from tests.engines.fakes import FakeSiliconFlow
 
-    results: dict[str, Any] = {}
+    variants: dict[str, Path | None] = {"current": None}
+    if args.baseline_src:
+        variants = {"baseline": args.baseline_src.resolve(), **variants}
+    rounds: list[dict[str, Any]] = []
     with FakeSiliconFlow() as fake:
         fake.payloads = _NoList()  # 500 base64 images otherwise
-        if args.baseline_src:
-            results["baseline"] = _variant(args, fake, args.baseline_src.resolve())
-        results["current"] = _variant(args, fake, None)
+        fake.requests = _NoList()
+        for number in range(args.rounds):
+            # Odd rounds run the variants in the other order: the first of two runs on this
+            # machine tends to be faster, whichever it is.
+            order = list(variants) if number % 2 == 0 else list(reversed(variants))
+            rounds.append({name: _variant(args, fake, variants[name]) for name in order})
+    results: dict[str, Any] = {
+        name: {
+            scenario: _mean([r[name][scenario] for r in rounds])
+            for scenario in args.scenarios.split(",")
+        }
+        for name in variants
+    }
+    if args.rounds > 1:
+        results["rounds"] = rounds
     if args.baseline_src:
         for scenario in args.scenarios.split(","):
             old, new = results["baseline"][scenario], results["current"][scenario]
@@ -402,11 +444,43 @@ def main() -> None:
             )
     results["machine"] = {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()}
     results["threads"] = args.threads
+    results["workers"] = args.workers
     results["mode"] = "restore-batch" if args.batch else "restore"
     results["clients"] = args.clients
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+
+
+class _Together:
+    """`ProcessStats` of several processes (the workers), their CPU seconds summed."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.parts = [ProcessStats(pid) for pid in pids]
+
+    def sample(self) -> None:
+        for part in self.parts:
+            part.sample()
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(part.cpu_seconds for part in self.parts)
+
+
+def _mean(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One scenario's figures averaged over rounds (numbers and dicts of numbers; the rest as
+    the first round has them)."""
+    if len(runs) == 1:
+        return runs[0]
+    mean: dict[str, Any] = {}
+    for key, value in runs[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            mean[key] = round(sum(r[key] for r in runs) / len(runs), 2)
+        elif isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values()):
+            mean[key] = {k: round(sum(r[key][k] for r in runs) / len(runs), 2) for k in value}
+        else:
+            mean[key] = value
+    return mean
 
 
 class _NoList(list):  # type: ignore[type-arg]

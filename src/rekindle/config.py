@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # --- database, queue, storage --------------------------------------------------------------
     database_url: str | None = None
     """SQLAlchemy URL; `postgresql://...` is served by psycopg 3. Default: SQLite in the data dir."""
+    database_pool_size: int = Field(default=50, ge=1)
+    """PostgreSQL connections one process keeps at most (its pool; none overflow). PostgreSQL's
+    `max_connections` must cover the sum over every API replica and worker process."""
     redis_url: str | None = None
     """Celery broker (and live-event bus). Default: a broker that needs no server."""
     s3_bucket: str | None = None

@@ -61,22 +61,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 50) -> Engine:
     """An engine for `url`. SQLite gets WAL, foreign keys and a busy timeout so that the API and
-    the worker (two processes) can share one file."""
+    the worker (two processes) can share one file; PostgreSQL a pool of at most `pool_size`
+    connections (`DATABASE_POOL_SIZE`)."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        # Up to 50 connections per process: more than the 40 threads Starlette runs sync endpoints
-        # on (anyio's default limiter) and the worker's default 32 threads, so a request or task
-        # never waits for the pool (an upload holds its connection while the file is validated and
-        # stored). PostgreSQL's max_connections must cover 50 x (API replicas + workers).
-        # All 50 are kept once opened (no overflow): an overflow connection is closed as soon as
-        # it is returned to a full pool, so a busy worker opened a new PostgreSQL connection
-        # (a backend process, TCP and authentication) for most of its short transactions
-        # (issue 16, docs/benchmarks.md "Worker throughput"). Connections still open lazily.
-        kwargs.update(pool_size=50, max_overflow=0)
+        # Up to 50 connections per process by default: more than the 40 threads Starlette runs
+        # sync endpoints on (anyio's default limiter) and the worker's default 32 threads, so a
+        # request or task never waits for the pool (an upload holds its connection while the file
+        # is validated and stored). PostgreSQL's max_connections must cover the pools of every
+        # API replica and worker. All are kept once opened (no overflow): an overflow connection
+        # is closed as soon as it is returned to a full pool, so a busy worker opened a new
+        # PostgreSQL connection (a backend process, TCP and authentication) for most of its short
+        # transactions (issue 16, docs/benchmarks.md "Worker throughput"). Connections still
+        # open lazily.
+        kwargs.update(pool_size=pool_size, max_overflow=0)
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

@@ -29,7 +29,7 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.sqlalchemy_url)
+        return make_engine(self.settings.sqlalchemy_url, pool_size=self.settings.database_pool_size)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

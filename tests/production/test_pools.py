@@ -4,6 +4,8 @@ statement per request."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,31 @@ def test_postgres_pool_keeps_every_connection_it_opened() -> None:
             assert len(opened) == 40
         finally:
             engine.dispose()
+
+
+def test_database_pool_size_bounds_a_process_connections(tmp_path: Path) -> None:
+    """At most `DATABASE_POOL_SIZE` connections, so that several worker processes per host fit
+    PostgreSQL's max_connections: a fourth checkout waits until one of three is returned."""
+    with postgres_database() as url:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            rekindle_data_dir=tmp_path,
+            database_url=url,
+            database_pool_size=3,
+        )
+        runtime = Runtime(settings)
+        try:
+            held = [runtime.engine.connect() for _ in range(3)]
+            with ThreadPoolExecutor(1) as pool:
+                fourth = pool.submit(runtime.engine.connect)
+                time.sleep(0.5)
+                assert not fourth.done()
+                held.pop().close()
+                held.append(fourth.result(timeout=10))
+            for connection in held:
+                connection.close()
+        finally:
+            runtime.close()
 
 
 def test_s3_pool_covers_the_worker_threads(tmp_path: Path) -> None:
