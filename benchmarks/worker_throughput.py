@@ -467,20 +467,19 @@ class _Together:
         return sum(part.cpu_seconds for part in self.parts)
 
 
-def _mean(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One scenario's figures averaged over rounds (numbers and dicts of numbers; the rest as
-    the first round has them)."""
+def _mean(runs: list[Any]) -> Any:
+    """Figures averaged over rounds: numbers, and dicts of them at any depth (a key missing from
+    a round counts 0 there, as `lock_waits` omits statements it did not see); anything else as
+    the first round has it."""
+    first = runs[0]
     if len(runs) == 1:
-        return runs[0]
-    mean: dict[str, Any] = {}
-    for key, value in runs[0].items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            mean[key] = round(sum(r[key] for r in runs) / len(runs), 2)
-        elif isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values()):
-            mean[key] = {k: round(sum(r[key][k] for r in runs) / len(runs), 2) for k in value}
-        else:
-            mean[key] = value
-    return mean
+        return first
+    if isinstance(first, int | float) and not isinstance(first, bool):
+        return round(sum(runs) / len(runs), 2)
+    if isinstance(first, dict) and all(isinstance(r, dict) for r in runs):
+        keys = dict.fromkeys(k for r in runs for k in r)
+        return {k: _mean([r.get(k, 0) for r in runs]) for k in keys}
+    return first
 
 
 class _NoList(list):  # type: ignore[type-arg]
