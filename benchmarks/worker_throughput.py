@@ -23,8 +23,8 @@ wall-clock figures. `--profile DIR` also records the worker with `py-spy record`
         [--batch] [--baseline-src /tmp/base/src] [--rounds 2] [--workers 1] [--json out.json]
 
 `--baseline-src` runs another version's code beside this checkout's; `--rounds R` repeats both,
-in alternating order (of two runs in a row the first tends to be faster, whichever it is: 4 to
-8 points of "% of ideal" in the same code), and reports the means. `--workers N` starts N worker
+in alternating order, and reports the means (one run of the same code moves by up to 8 points of
+"% of ideal", and the variant run first was often ahead: docs/benchmarks.md, sixth pass). `--workers N` starts N worker
 processes with `--threads / N` threads each (the same in-flight bound in all) and a database
 pool of 40 / N connections each (PostgreSQL's 100 here).
 
@@ -419,8 +419,7 @@ def main() -> None:
         fake.payloads = _NoList()  # 500 base64 images otherwise
         fake.requests = _NoList()
         for number in range(args.rounds):
-            # Odd rounds run the variants in the other order: the first of two runs on this
-            # machine tends to be faster, whichever it is.
+            # Odd rounds run the variants in the other order: the one run first was often ahead.
             order = list(variants) if number % 2 == 0 else list(reversed(variants))
             rounds.append({name: _variant(args, fake, variants[name]) for name in order})
     results: dict[str, Any] = {
