@@ -42,7 +42,7 @@ def test_postgres_pool_keeps_every_connection_it_opened() -> None:
             engine.dispose()
 
 
-def test_database_pool_size_bounds_a_process_connections(tmp_path: Path) -> None:
+def test_database_pool_size_bounds_the_connections_of_a_process(tmp_path: Path) -> None:
     """At most `DATABASE_POOL_SIZE` connections, so that several worker processes per host fit
     PostgreSQL's max_connections: a fourth checkout waits until one of three is returned."""
     with postgres_database() as url:
