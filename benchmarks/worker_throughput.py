@@ -16,7 +16,8 @@ Scenarios (same run, same processes):
 
 CPU ms per attempt = (user + sys time of the process during the restore phase, from /proc) / N,
 for the API process and the worker process. It is much less sensitive to a busy machine than the
-wall-clock figures. `--profile DIR` also records the worker with `py-spy record` (speedscope/raw).
+wall-clock figures. `--profile DIR` also records the worker (the first one, with `--workers`)
+with `py-spy record` (raw collapsed stacks).
 
     uv run python -m benchmarks.worker_throughput [--count 400] [--threads 128] [--clients 32]
         [--scenarios instant,delay2s] [--profile benchmarks/results/profile]

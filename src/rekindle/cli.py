@@ -305,7 +305,7 @@ def users_create(email: str, password: str | None) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if settings.sqlalchemy_url.startswith("sqlite"):
         upgrade(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
             user = create_local_user(session, email, password, settings)
@@ -340,7 +340,7 @@ def credits_grant(user_id: str, amount: int, reason: str, reference: str | None)
     from rekindle.errors import AppError
 
     settings = get_settings()
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
             entry = operator_grant(session, user_id, amount, reason=reason, reference=reference)

@@ -61,15 +61,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, pool_size: int = 50) -> Engine:
+def make_engine(url: str, *, pool_size: int) -> Engine:
     """An engine for `url`. SQLite gets WAL, foreign keys and a busy timeout so that the API and
     the worker (two processes) can share one file; PostgreSQL a pool of at most `pool_size`
-    connections (`DATABASE_POOL_SIZE`)."""
+    connections (`DATABASE_POOL_SIZE`; SQLite ignores it)."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        # Up to 50 connections per process by default: more than the 40 threads Starlette runs
+        # Up to 50 connections per process by default (`DATABASE_POOL_SIZE`): more than the 40 threads Starlette runs
         # sync endpoints on (anyio's default limiter) and the worker's default 32 threads, so a
         # request or task never waits for the pool (an upload holds its connection while the file
         # is validated and stored). PostgreSQL's max_connections must cover the pools of every

@@ -56,7 +56,9 @@ def _wait_until(check: object, timeout: float, what: str) -> None:
 @pytest.fixture(scope="module")
 def probe_db() -> Iterator[tuple[OwnPostgres, Engine, sessionmaker[Session]]]:
     with own_postgres() as postgres:
-        engine = make_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"))
+        engine = make_engine(
+            postgres.url.replace("postgresql://", "postgresql+psycopg://"), pool_size=50
+        )
         with engine.begin() as connection:
             connection.execute(text("CREATE TABLE probe (n integer NOT NULL)"))
         try:

@@ -26,7 +26,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def test_archived_photos_learn_where_to_return(url: str) -> None:
     upgrade(url, "0006")
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=50)
     metadata = sa.MetaData()
     users = sa.Table("users", metadata, autoload_with=engine)
     assert "archived_from" not in sa.Table("photos", metadata, autoload_with=engine).c

@@ -26,7 +26,7 @@ def test_postgres_pool_keeps_every_connection_it_opened() -> None:
     """40 connections used at once are all kept when returned: the next burst reuses them instead
     of opening new PostgreSQL backends (with pool_size 10 + overflow 40, 30 were closed)."""
     with postgres_database() as url:
-        engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=50)
         opened: list[Any] = []
         event.listen(engine, "connect", lambda *_: opened.append(1))
         try:

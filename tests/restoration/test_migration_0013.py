@@ -29,7 +29,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def test_a_batch_accepted_before_gets_its_counts(url: str) -> None:
     upgrade(url, "0012")
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=50)
     metadata = sa.MetaData()
     users = sa.Table("users", metadata, autoload_with=engine)
     assert "attempts_pending" not in sa.Table("restore_batches", metadata, autoload_with=engine).c

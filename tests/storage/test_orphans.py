@@ -97,7 +97,9 @@ def test_the_sweep_keeps_an_object_a_row_owns(runtime: Runtime) -> None:
 def test_remember_logs_the_keys_when_the_database_is_down(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere")
+    engine = make_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere", pool_size=50
+    )
     try:
         with caplog.at_level(logging.ERROR, logger="rekindle.storage.orphans"):
             assert not remember(make_sessionmaker(engine), ["users/u/processed/k.png"], "why")

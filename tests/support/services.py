@@ -84,7 +84,7 @@ def migrated_sessions(url: str) -> Iterator[sessionmaker[Session]]:
     from rekindle.migrate import upgrade
 
     upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=50)
     try:
         yield make_sessionmaker(engine)
     finally:
