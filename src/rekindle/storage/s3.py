@@ -72,6 +72,14 @@ class S3Store:
             # At least one per thread that may call S3 at once: a connection returned to a full
             # urllib3 pool is closed, and the next call pays a new TCP connection (issue 16).
             max_pool_connections=max_pool_connections,
+            # No flexible checksums (botocore >= 1.36 adds them by default): over HTTPS they turn a
+            # PutObject into an aws-chunked body with a CRC32 trailer, which S3-compatible stores
+            # have refused (storj/gateway-st#89, s3s-project/s3s#328), and they cost CPU on every
+            # call. The body stays covered: without a checksum botocore signs its SHA-256
+            # (`X-Amz-Content-SHA256`), which S3 verifies (Config reference, `s3.payload_signing_
+            # enabled`).
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
         )
         credentials = {
             "region_name": region,
