@@ -16,7 +16,9 @@ Scenarios (same run, same processes):
 
 CPU ms per attempt = (user + sys time of the process during the restore phase, from /proc) / N,
 for the API process and the worker process. It is much less sensitive to a busy machine than the
-wall-clock figures. `--profile DIR` also records the worker (the first one, with `--workers`)
+wall-clock figures. The same is measured for what serves the stack (`backing_cpu_ms_per_attempt`):
+every PostgreSQL process, Redis, moto_server, and this process (the provider stand-in and the
+completion poll). `--profile DIR` also records the worker (the first one, with `--workers`)
 with `py-spy record` (raw collapsed stacks).
 
     uv run python -m benchmarks.worker_throughput [--count 400] [--threads 128] [--clients 32]
@@ -69,7 +71,9 @@ def _photo_bytes() -> bytes:
     return out.getvalue()
 
 
-def _services(stack: ExitStack, data_dir: Path) -> dict[str, str]:
+def _services(stack: ExitStack, data_dir: Path) -> tuple[dict[str, str], int]:
+    """A fresh database, the flushed Redis and a `moto_server`: the stack's settings as
+    environment variables, and moto's pid."""
     import boto3
     import psycopg
     import redis
@@ -101,7 +105,7 @@ def _services(stack: ExitStack, data_dir: Path) -> dict[str, str]:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     ).create_bucket(Bucket="rekindle-bench")
-    return {
+    settings = {
         "REKINDLE_DATA_DIR": str(data_dir),
         "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
         "REDIS_URL": redis_url,
@@ -113,6 +117,7 @@ def _services(stack: ExitStack, data_dir: Path) -> dict[str, str]:
         "RATE_LIMIT_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
     }
+    return settings, moto.pid
 
 
 def _rekindle(stack: ExitStack, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -167,6 +172,7 @@ def _scenario(
     count: int,
     clients: int,
     stats: dict[str, ProcessStats],
+    backing: dict[str, Any],
     *,
     batch: bool = False,
 ) -> dict[str, Any]:
@@ -207,9 +213,10 @@ def _scenario(
             ).fetchone()
             sessions_before = _pg_sessions(db)
         time.sleep(1)
-        for stat in stats.values():
+        for stat in (*stats.values(), *backing.values()):
             stat.sample()
         cpu_before = {name: stat.cpu_seconds for name, stat in stats.items()}
+        backing_before = {name: stat.cpu_seconds for name, stat in backing.items()}
         machine_before = _machine_busy_seconds()
         started = time.monotonic()
         accepted = restore_batch(photo_ids) if batch else list(pool.map(restore, photo_ids))
@@ -229,9 +236,10 @@ def _scenario(
         wall = time.monotonic() - started
         machine = _machine_busy_seconds() - machine_before
         sessions_opened = _pg_sessions(db) - sessions_before
-    for stat in stats.values():
+    for stat in (*stats.values(), *backing.values()):
         stat.sample()
     cpu = {name: stats[name].cpu_seconds - cpu_before[name] for name in stats}
+    backing_cpu = {name: backing[name].cpu_seconds - backing_before[name] for name in backing}
     return {
         "count": count,
         "mode": "restore-batch" if batch else "restore",
@@ -243,6 +251,11 @@ def _scenario(
         "per_second": round(count / wall, 2),
         "cpu_ms_per_attempt": {name: round(1000 * c / count, 2) for name, c in cpu.items()},
         "cpu_ms_per_attempt_total": round(1000 * sum(cpu.values()) / count, 2),
+        # the backing services and stand-ins: PostgreSQL (every server process), Redis,
+        # moto_server, and this process (the SiliconFlow stand-in and the completion poll)
+        "backing_cpu_ms_per_attempt": {
+            name: round(1000 * c / count, 2) for name, c in backing_cpu.items()
+        },
         "lock_waits": waits.summary(),
         "pg_sessions_per_attempt": round(sessions_opened / count, 2),
         # every process of the machine (PostgreSQL, Redis, moto, the fake provider, and whatever
@@ -278,7 +291,7 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
     with ExitStack() as stack:
         data_dir = Path(tempfile.mkdtemp(prefix="rekindle-bench-"))
         stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
-        env = _services(stack, data_dir)
+        env, moto_pid = _services(stack, data_dir)
         env.update(
             REKINDLE_ENGINES_ALLOWED="classic,siliconflow",
             SILICONFLOW_API_KEY=API_KEY,
@@ -323,12 +336,13 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
         verifier = TokenVerifier(Settings(_env_file=None, rekindle_data_dir=data_dir))  # type: ignore[call-arg]
         token = verifier.issue_local(f"bench-{uuid.uuid4().hex[:6]}", None, 7200)
         stats = {"api": ProcessStats(api.pid), "worker": _Together([w.pid for w in workers])}
+        backing = _backing_stats(moto_pid, env["REDIS_URL"])
         database_url = env["DATABASE_URL"]
         limits = httpx.Limits(max_connections=args.clients + 4)
         with httpx.Client(base_url=base, timeout=120, limits=limits) as client:
             # warm-up (imports, pools, the first task), neither measured nor profiled
             fake.delay = 0.0
-            _scenario(client, database_url, token, 20, args.clients, stats)
+            _scenario(client, database_url, token, 20, args.clients, stats, backing)
             if args.profile:
                 folder = args.profile / ("baseline" if src is not None else "current")
                 folder.mkdir(parents=True, exist_ok=True)
@@ -354,7 +368,14 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
             for scenario in args.scenarios.split(","):
                 fake.delay = 2.0 if scenario == "delay2s" else 0.0
                 r = _scenario(
-                    client, database_url, token, args.count, args.clients, stats, batch=args.batch
+                    client,
+                    database_url,
+                    token,
+                    args.count,
+                    args.clients,
+                    stats,
+                    backing,
+                    batch=args.batch,
                 )
                 if scenario == "delay2s":
                     ideal = min(args.threads, args.count) / fake.delay
@@ -371,7 +392,9 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
                     f" {r['cpu_ms_per_attempt']['worker']},"
                     f" PostgreSQL connections opened/attempt {r['pg_sessions_per_attempt']},"
                     f" machine CPU ms/attempt {r['machine_cpu_ms_per_attempt']}"
-                    f" ({r['machine_cores_busy']} cores busy)",
+                    f" ({r['machine_cores_busy']} cores busy; of it "
+                    + ", ".join(f"{k} {v}" for k, v in r["backing_cpu_ms_per_attempt"].items())
+                    + ")",
                     flush=True,
                 )
     return results
@@ -450,6 +473,52 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+
+
+def _backing_stats(moto_pid: int, redis_url: str) -> dict[str, Any]:
+    """CPU counters of what serves the stack: PostgreSQL's processes, Redis, moto and this
+    process (the provider stand-in runs in it)."""
+    import redis
+
+    redis_pid = int(redis.Redis.from_url(redis_url).info("server")["process_id"])
+    return {
+        "postgres": _Named("postgres"),
+        "redis": ProcessStats(redis_pid),
+        "moto": ProcessStats(moto_pid),
+        "benchmark+provider": ProcessStats(os.getpid()),
+    }
+
+
+class _Named:
+    """CPU seconds of every process named `comm` (PostgreSQL forks one per connection): each
+    sample finds them again; a process first seen after the first sample counts from zero."""
+
+    def __init__(self, comm: str) -> None:
+        self.comm = comm
+        self.first: dict[int, float] | None = None
+        self.last: dict[int, float] = {}
+
+    def sample(self) -> None:
+        seen: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            stat = ProcessStats(int(entry.name))
+            try:
+                if (entry / "comm").read_text().strip() != self.comm:
+                    continue
+            except OSError:
+                continue
+            stat.sample()
+            seen[stat.pid] = stat.cpu_seconds
+        self.last.update(seen)
+        if self.first is None:
+            self.first = dict(seen)
+
+    @property
+    def cpu_seconds(self) -> float:
+        first = self.first or {}
+        return sum(cpu - first.get(pid, 0.0) for pid, cpu in self.last.items())
 
 
 class _Together:
