@@ -3,7 +3,7 @@
 botocore >= 1.36 adds CRC32 checksums to every PutObject by default; over HTTPS that makes the body
 aws-chunked with a checksum trailer (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`), which S3-compatible
 stores have refused. `S3Store` asks for checksums only where an operation requires one, so the
-body's SHA-256 is signed instead (S3 verifies it), and no checksum work is done per call.
+body's SHA-256 is signed instead (S3 verifies it).
 """
 
 from __future__ import annotations

@@ -74,10 +74,10 @@ class S3Store:
             max_pool_connections=max_pool_connections,
             # No flexible checksums (botocore >= 1.36 adds them by default): over HTTPS they turn a
             # PutObject into an aws-chunked body with a CRC32 trailer, which S3-compatible stores
-            # have refused (storj/gateway-st#89, s3s-project/s3s#328), and they cost CPU on every
-            # call. The body stays covered: without a checksum botocore signs its SHA-256
-            # (`X-Amz-Content-SHA256`), which S3 verifies (Config reference, `s3.payload_signing_
-            # enabled`).
+            # have refused (storj/gateway-st#89, s3s-project/s3s#328). The body stays covered:
+            # without a checksum botocore signs its SHA-256 (`X-Amz-Content-SHA256`), which S3
+            # verifies (Config reference, `s3.payload_signing_enabled`). No CPU is saved
+            # (benchmarks/s3_call_cost.py: 0.99x).
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
