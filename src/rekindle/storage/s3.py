@@ -1,13 +1,31 @@
-"""S3 and S3-compatible object storage (boto3), with presigned or CloudFront download URLs."""
+"""S3 and S3-compatible object storage, with presigned or CloudFront download URLs.
+
+Two clients share one boto3 session (its credential chain: keys given, environment, profile,
+instance or task role). The object reads and writes of a restoration (`get`, `put`) go through
+obstore, the Python binding of Apache Arrow's Rust `object_store`: it signs and sends outside the
+GIL, where botocore holds it for about 1.3 ms of CPU per call, and a worker runs up to 128 such
+calls among its threads at once (docs/benchmarks.md, "Worker throughput", eighth pass). Everything
+else stays on boto3: presigned URLs (obstore cannot sign a `response-content-disposition`), uploads
+of files (multipart), listing, deletes and the bucket check.
+
+obstore's Rust runtime is process-wide and does not survive a fork: a child of a process that has
+called `get` or `put` hangs on its first call. Build the store before forking if need be, but call
+it only after (Celery's prefork parent only checks the bucket, through boto3; tested in
+tests/storage/test_payload_integrity.py).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import boto3
+import obstore
+import obstore.exceptions
 from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,7 +34,16 @@ from botocore.signers import CloudFrontSigner
 from rekindle.storage.base import ObjectNotFound, StorageError
 from rekindle.storage.disposition import content_disposition
 
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig, S3Credential
+
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys per request (S3 API reference).
+# obstore raises its own errors, and Python's for some S3 answers (a missing key is a
+# FileNotFoundError).
+_OBSTORE_ERRORS = (obstore.exceptions.BaseError, OSError)
+CREDENTIALS_TTL = timedelta(minutes=5)
+"""How long obstore keeps credentials read from the boto3 session before asking again (botocore
+refreshes temporary ones itself, ahead of their expiry)."""
 
 
 def cloudfront_rsa_signer(private_key_path: Path) -> Callable[[bytes], bytes]:
@@ -81,24 +108,35 @@ class S3Store:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        credentials = {
-            "region_name": region,
-            "aws_access_key_id": access_key_id,
-            "aws_secret_access_key": secret_access_key,
-            "config": config,
-        }
-        self.client = boto3.client("s3", endpoint_url=endpoint_url, **credentials)
+        session = boto3.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            region_name=region,
+        )
+        self.client = session.client("s3", endpoint_url=endpoint_url, config=config)
         # Presigning is local (no request is sent): a second client only to sign for the public host.
         self._signer = (
-            boto3.client("s3", endpoint_url=public_endpoint_url, **credentials)
+            session.client("s3", endpoint_url=public_endpoint_url, config=config)
             if public_endpoint_url and public_endpoint_url != endpoint_url
             else self.client
+        )
+        # The same endpoint, addressing and limits as `config`: path-style on a custom endpoint
+        # (MinIO, moto), virtual-hosted on AWS; 3 tries in all; 5 s to connect, 60 s per request.
+        # No payload checksum is asked for: object_store signs the body's SHA-256, as above.
+        self._objects = obstore.store.S3Store(
+            bucket,
+            region=region,
+            endpoint=endpoint_url,
+            virtual_hosted_style_request=endpoint_url is None,
+            credential_provider=_session_credentials(session),
+            client_options=_client_options(endpoint_url),
+            retry_config={"max_retries": 2, "retry_timeout": timedelta(seconds=120)},
         )
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
-        except (BotoCoreError, ClientError) as exc:
+            obstore.put(self._objects, key, data, attributes={"Content-Type": content_type})
+        except _OBSTORE_ERRORS as exc:
             raise StorageError(f"S3 put {key}: {exc}") from exc
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
@@ -115,13 +153,10 @@ class S3Store:
 
     def get(self, key: str) -> bytes:
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
-            return response["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise ObjectNotFound(key) from exc
-            raise StorageError(f"S3 get {key}: {exc}") from exc
-        except BotoCoreError as exc:
+            return bytes(obstore.get(self._objects, key).bytes())
+        except (FileNotFoundError, obstore.exceptions.NotFoundError) as exc:
+            raise ObjectNotFound(key) from exc
+        except _OBSTORE_ERRORS as exc:
             raise StorageError(f"S3 get {key}: {exc}") from exc
 
     def delete_many(self, keys: Iterable[str]) -> None:
@@ -180,3 +215,37 @@ class S3Store:
             self.client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"S3 bucket {self.bucket} not reachable: {exc}") from exc
+
+
+def _client_options(endpoint_url: str | None) -> ClientConfig:
+    """obstore's HTTP client settings: plain HTTP only for an `http://` endpoint; 5 s to connect
+    and 60 s per request, as the boto3 client; and the private CA that `AWS_CA_BUNDLE` names for
+    boto3 (a self-hosted store behind its own CA), added to the system's roots."""
+    options: ClientConfig = {
+        "allow_http": bool(endpoint_url and endpoint_url.startswith("http://")),
+        "connect_timeout": timedelta(seconds=5),
+        "timeout": timedelta(seconds=60),
+    }
+    if bundle := os.environ.get("AWS_CA_BUNDLE"):
+        options["root_certificate"] = Path(bundle).read_text()
+    return options
+
+
+def _session_credentials(session: boto3.Session) -> Callable[[], S3Credential]:
+    """obstore's `credential_provider` from a boto3 session: its current (frozen) credentials,
+    read when obstore first needs them and again after `CREDENTIALS_TTL`. Raises StorageError
+    when the session finds none (obstore reports it on the call that needed them)."""
+
+    def provide() -> S3Credential:
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise StorageError("no AWS credentials: set AWS_ACCESS_KEY_ID or an instance role")
+        frozen = credentials.get_frozen_credentials()
+        return {
+            "access_key_id": frozen.access_key,
+            "secret_access_key": frozen.secret_key,
+            "token": frozen.token,
+            "expires_at": datetime.now(UTC) + CREDENTIALS_TTL,
+        }
+
+    return provide
