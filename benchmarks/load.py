@@ -129,7 +129,7 @@ def start_services(stack: ExitStack, kind: str, data_dir: Path) -> dict[str, str
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     stack.callback(drop)
-    redis_port, s3_port = free_port(), free_port()
+    redis_port = free_port()
     redis_dir = tempfile.mkdtemp(prefix="rekindle-load-redis-")
     stack.callback(shutil.rmtree, redis_dir, ignore_errors=True)
     redis = subprocess.Popen(
@@ -140,14 +140,7 @@ def start_services(stack: ExitStack, kind: str, data_dir: Path) -> dict[str, str
         stdout=subprocess.DEVNULL,
     )
     stack.callback(_stop, redis)
-    moto = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    stack.callback(_stop, moto)
-    endpoint = f"http://127.0.0.1:{s3_port}"
-    wait_http(f"{endpoint}/")
+    endpoint, _ = start_moto(stack)
     bucket = "rekindle-load"
     boto3.client(
         "s3",
@@ -176,6 +169,21 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def start_moto(stack: ExitStack) -> tuple[str, subprocess.Popen[bytes]]:
+    """A `moto_server` (S3) on a free port of 127.0.0.1, stopped when `stack` closes, once it
+    answers: (endpoint URL, process)."""
+    port = free_port()
+    moto = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(_stop, moto)
+    endpoint = f"http://127.0.0.1:{port}"
+    wait_http(f"{endpoint}/")
+    return endpoint, moto
 
 
 def rekindle(stack: ExitStack, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:

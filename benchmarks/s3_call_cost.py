@@ -19,19 +19,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from benchmarks.load import _stop, free_port, wait_http
+from benchmarks.load import start_moto
 from tests.support.services import s3_store
 
 BUCKET = "call-cost"
@@ -90,15 +87,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     with ExitStack() as stack:
-        port = free_port()
-        moto = subprocess.Popen(
-            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(_stop, moto)
-        endpoint = f"http://127.0.0.1:{port}"
-        wait_http(f"{endpoint}/")
+        endpoint, _ = start_moto(stack)
         store = s3_store(endpoint, BUCKET)
         store.client.create_bucket(Bucket=BUCKET)
         # the store's own boto3 config, only the two checksum settings back at botocore's default

@@ -58,7 +58,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from benchmarks.load import ProcessStats, _stop, free_port, wait_http
+from benchmarks.load import ProcessStats, _stop, free_port, start_moto, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -89,15 +89,7 @@ def _services(stack: ExitStack, data_dir: Path) -> tuple[dict[str, str], int]:
     stack.callback(drop)
     redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
     redis.Redis.from_url(redis_url).flushdb()
-    s3_port = free_port()
-    moto = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    stack.callback(_stop, moto)
-    endpoint = f"http://127.0.0.1:{s3_port}"
-    wait_http(f"{endpoint}/")
+    endpoint, moto = start_moto(stack)
     boto3.client(
         "s3",
         endpoint_url=endpoint,

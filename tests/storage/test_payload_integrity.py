@@ -20,7 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
@@ -146,13 +145,7 @@ def test_an_upload_over_https_is_not_sent_aws_chunked_with_a_trailer(tmp_path: P
 def test_a_round_trip_through_moto(s3_endpoint: str) -> None:
     """Both clients on one bucket: obstore reads what boto3 uploaded and the other way round."""
     store = s3_store(s3_endpoint, f"integrity-{uuid.uuid4().hex[:8]}")
-    boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_bucket(Bucket=store.bucket)
+    store.client.create_bucket(Bucket=store.bucket)
     store.put("users/a/result.jpg", BODY, "image/jpeg")
     head = store.client.head_object(Bucket=store.bucket, Key="users/a/result.jpg")
     assert head["ContentType"] == "image/jpeg"
