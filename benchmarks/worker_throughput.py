@@ -493,14 +493,12 @@ class _Named:
     def sample(self) -> None:
         seen: dict[int, float] = {}
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
+            try:
+                if not entry.name.isdigit() or (entry / "comm").read_text().strip() != self.comm:
+                    continue
+            except OSError:  # the process ended meanwhile
                 continue
             stat = ProcessStats(int(entry.name))
-            try:
-                if (entry / "comm").read_text().strip() != self.comm:
-                    continue
-            except OSError:
-                continue
             stat.sample()
             seen[stat.pid] = stat.cpu_seconds
         self.last.update(seen)

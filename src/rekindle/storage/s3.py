@@ -3,7 +3,7 @@
 Two clients share one boto3 session (its credential chain: keys given, environment, profile,
 instance or task role). The object reads and writes of a restoration (`get`, `put`) go through
 obstore, the Python binding of Apache Arrow's Rust `object_store`: it signs and sends outside the
-GIL, where botocore holds it for about 1.3 ms of CPU per call, and a worker runs up to 128 such
+GIL, where botocore holds it for 1.2-1.9 ms of CPU per call, and a worker runs up to 128 such
 calls among its threads at once (docs/benchmarks.md, "Worker throughput", eighth pass). Everything
 else stays on boto3: presigned URLs (obstore cannot sign a `response-content-disposition`), uploads
 of files (multipart), listing, deletes and the bucket check.
@@ -41,6 +41,8 @@ DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys per request (S3 API
 # obstore raises its own errors, and Python's for some S3 answers (a missing key is a
 # FileNotFoundError).
 _OBSTORE_ERRORS = (obstore.exceptions.BaseError, OSError)
+# Both clients: tries per request in all, seconds to connect, seconds to wait for an answer.
+TRIES, CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 3, 5, 60
 CREDENTIALS_TTL = timedelta(minutes=5)
 """How long obstore keeps credentials read from the boto3 session before asking again (botocore
 refreshes temporary ones itself, ahead of their expiry)."""
@@ -93,9 +95,9 @@ class S3Store:
         self._cloudfront_signer = cloudfront_signer
         config = Config(
             signature_version="s3v4",
-            retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=60,
+            retries={"max_attempts": TRIES, "mode": "standard"},
+            connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=READ_TIMEOUT_S,
             # At least one per thread that may call S3 at once: a connection returned to a full
             # urllib3 pool is closed, and the next call pays a new TCP connection (issue 16).
             max_pool_connections=max_pool_connections,
@@ -120,9 +122,9 @@ class S3Store:
             if public_endpoint_url and public_endpoint_url != endpoint_url
             else self.client
         )
-        # The same endpoint, addressing and limits as `config`: path-style on a custom endpoint
-        # (MinIO, moto), virtual-hosted on AWS; 3 tries in all; 5 s to connect, 60 s per request.
-        # No payload checksum is asked for: object_store signs the body's SHA-256, as above.
+        # The same endpoint, addressing, tries and timeouts as `config`: path-style on a custom
+        # endpoint (MinIO, moto), virtual-hosted on AWS. No payload checksum is asked for:
+        # object_store signs the body's SHA-256, as above.
         self._objects = obstore.store.S3Store(
             bucket,
             region=region,
@@ -130,7 +132,10 @@ class S3Store:
             virtual_hosted_style_request=endpoint_url is None,
             credential_provider=_session_credentials(session),
             client_options=_client_options(endpoint_url),
-            retry_config={"max_retries": 2, "retry_timeout": timedelta(seconds=120)},
+            retry_config={
+                "max_retries": TRIES - 1,
+                "retry_timeout": timedelta(seconds=120),  # no new try after 2 minutes
+            },
         )
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
@@ -218,13 +223,14 @@ class S3Store:
 
 
 def _client_options(endpoint_url: str | None) -> ClientConfig:
-    """obstore's HTTP client settings: plain HTTP only for an `http://` endpoint; 5 s to connect
-    and 60 s per request, as the boto3 client; and the private CA that `AWS_CA_BUNDLE` names for
-    boto3 (a self-hosted store behind its own CA), added to the system's roots."""
+    """obstore's HTTP client settings: plain HTTP only for an `http://` endpoint; the boto3
+    client's timeouts; and the private CA that `AWS_CA_BUNDLE` names for boto3 (a self-hosted
+    store behind its own CA), added to the system's roots. Raises OSError when that file cannot
+    be read."""
     options: ClientConfig = {
         "allow_http": bool(endpoint_url and endpoint_url.startswith("http://")),
-        "connect_timeout": timedelta(seconds=5),
-        "timeout": timedelta(seconds=60),
+        "connect_timeout": timedelta(seconds=CONNECT_TIMEOUT_S),
+        "timeout": timedelta(seconds=READ_TIMEOUT_S),
     }
     if bundle := os.environ.get("AWS_CA_BUNDLE"):
         options["root_certificate"] = Path(bundle).read_text()
