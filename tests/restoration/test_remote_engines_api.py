@@ -87,6 +87,12 @@ def test_remote_engine_result_is_stored(
     attempt = ready["restore_attempts"][0]
     assert attempt["status"] == "completed" and attempt["engine"] == engine
     assert attempt["params"]["preprocessed"]["original_format"] == "PNG"
+    assert attempt["params"]["request"]["denoise"] == 0.4
+    if engine == "comfyui":
+        # The job reference recorded while it ran is kept with the result (for support).
+        assert attempt["params"]["remote"]["prompt_id"] in fakes["comfyui"].prompts
+    elif engine == "runpod":
+        assert attempt["params"]["remote"]["job_id"]
     import httpx
 
     with Image.open(io.BytesIO(httpx.get(ready["processed_url"]).content)) as image:

@@ -50,7 +50,9 @@ def test_preprocessing_holds_the_cpu_and_decode_slots(
         return real_preprocess(data, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(runner, "preprocess", observing_preprocess)
-    job = runner._Job(attempt_id, photo_id, owner, original_key, "classic", {"denoise": 0.3})
+    job = runner._Job(
+        attempt_id, photo_id, owner, original_key, "classic", {"request": {"denoise": 0.3}}
+    )
     try:
         runner._restore_and_store(runtime, job, [], 0.0)
     finally:

@@ -9,6 +9,7 @@ its row (`events.batch_progress`) instead of counted over its attempts on every 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table, case, select, update
@@ -22,6 +23,10 @@ from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt
 UNFINISHED = (AttemptStatus.PENDING, AttemptStatus.PROCESSING)
 ATTEMPTS_TABLE = cast(Table, RestoreAttempt.__table__)
 PHOTOS_TABLE = cast(Table, Photo.__table__)
+# The worker's hot path names the tables' columns, not the mapped attributes: a statement that
+# mentions an ORM attribute is run through the ORM's bulk-update machinery (issue 16).
+ATTEMPTS = ATTEMPTS_TABLE.c
+PHOTOS = PHOTOS_TABLE.c
 
 
 def mark_processing(session: Session, attempt_id: uuid.UUID) -> bool:
@@ -30,7 +35,7 @@ def mark_processing(session: Session, attempt_id: uuid.UUID) -> bool:
     finished, failed by the sweep, or deleted with its photo)."""
     taken = session.execute(
         update(ATTEMPTS_TABLE)
-        .where(RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.PENDING)
+        .where(ATTEMPTS.id == attempt_id, ATTEMPTS.status == AttemptStatus.PENDING)
         .values(status=AttemptStatus.PROCESSING, started_at=utcnow())
         .returning(ATTEMPTS_TABLE.c.batch_id)
     ).one_or_none()
@@ -46,6 +51,18 @@ def _stored_bytes(params: dict[str, object]) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
+@dataclass(frozen=True)
+class ClaimedAttempt:
+    """What the claim read of an attempt it marked processing, for its finish (`mark_completed`)
+    to need no read-back: its photo, its batch, and its params as they stand (the claim's, plus
+    the provider's job reference once the worker recorded it: nothing else writes the params of
+    a processing attempt)."""
+
+    photo_id: uuid.UUID
+    batch_id: uuid.UUID | None
+    params: dict[str, object]
+
+
 def mark_completed(
     session: Session,
     attempt_id: uuid.UUID,
@@ -54,27 +71,30 @@ def mark_completed(
     params: dict[str, object],
     result_key: str,
     thumbnail_key: str,
+    claimed: ClaimedAttempt | None = None,
 ) -> bool:
     """processing -> completed, and the photo becomes `ready` with this result selected (then its
-    batch's count, `batch_counts.move_attempt`).
+    batch's count, `batch_counts.move_attempt`). `params` are merged over the attempt's; `claimed`
+    spares the read of the attempt's photo, batch and params (None: one SELECT).
 
     Returns False when the attempt is no longer processing (the caller then removes its objects).
     """
-    # columns, not the ORM entity, and Core UPDATEs of the table: the worker's hot path (issue 16)
-    attempt = session.execute(
-        select(RestoreAttempt.params, RestoreAttempt.photo_id, RestoreAttempt.batch_id).where(
-            RestoreAttempt.id == attempt_id
-        )
-    ).one_or_none()
-    if attempt is None:
-        return False
+    if claimed is None:
+        row = session.execute(
+            select(ATTEMPTS.params, ATTEMPTS.photo_id, ATTEMPTS.batch_id).where(
+                ATTEMPTS.id == attempt_id
+            )
+        ).one_or_none()
+        if row is None:
+            return False
+        claimed = ClaimedAttempt(row.photo_id, row.batch_id, row.params)
     done = session.execute(
         update(ATTEMPTS_TABLE)
-        .where(RestoreAttempt.id == attempt_id, RestoreAttempt.status == AttemptStatus.PROCESSING)
+        .where(ATTEMPTS.id == attempt_id, ATTEMPTS.status == AttemptStatus.PROCESSING)
         .values(
             status=AttemptStatus.COMPLETED,
             model=model,
-            params={**attempt.params, **params},
+            params={**claimed.params, **params},
             s3_key=result_key,
             thumbnail_key=thumbnail_key,
             finished_at=utcnow(),
@@ -84,26 +104,27 @@ def mark_completed(
         return False
     # The new result becomes the chosen one when the request asked for it, or when nothing was
     # chosen yet; otherwise the person's choice stands (they pick with `selected-restore`).
-    chosen = bool((attempt.params.get("request") or {}).get("select"))
-    unchosen = Photo.selected_restore_id.is_(None)
+    request = claimed.params.get("request")
+    chosen = isinstance(request, dict) and bool(request.get("select"))
+    unchosen = PHOTOS.selected_restore_id.is_(None)
     session.execute(
         update(PHOTOS_TABLE)
-        .where(Photo.id == attempt.photo_id)
+        .where(PHOTOS.id == claimed.photo_id)
         .values(
             status=PhotoStatus.READY,
             processed_key=result_key
             if chosen
-            else case((unchosen, result_key), else_=Photo.processed_key),
+            else case((unchosen, result_key), else_=PHOTOS.processed_key),
             selected_restore_id=attempt_id
             if chosen
-            else case((unchosen, attempt_id), else_=Photo.selected_restore_id),
+            else case((unchosen, attempt_id), else_=PHOTOS.selected_restore_id),
             updated_at=utcnow(),
             # The result and its thumbnail count against the owner's storage quota.
-            stored_bytes=Photo.stored_bytes + _stored_bytes(params),
+            stored_bytes=PHOTOS.stored_bytes + _stored_bytes(params),
         )
     )
-    if attempt.batch_id is not None:
-        move_attempt(session, attempt.batch_id, AttemptStatus.PROCESSING, AttemptStatus.COMPLETED)
+    if claimed.batch_id is not None:
+        move_attempt(session, claimed.batch_id, AttemptStatus.PROCESSING, AttemptStatus.COMPLETED)
     return True
 
 

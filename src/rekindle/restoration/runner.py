@@ -40,11 +40,16 @@ from rekindle.imaging.decode import decode_slot
 from rekindle.imaging.mask import fit_mask
 from rekindle.imaging.preprocess import preprocess
 from rekindle.imaging.thumbnails import make_thumbnail
-from rekindle.models import AttemptStatus, Photo, PhotoStatus, RestoreAttempt
+from rekindle.models import AttemptStatus, PhotoStatus, RestoreAttempt
 from rekindle.photos.schemas import RestoreOptions
 from rekindle.photos.service import request_restore, validate_restore
 from rekindle.queue import RESTORE_TASK, send
 from rekindle.restoration.outcomes import (
+    ATTEMPTS,
+    ATTEMPTS_TABLE,
+    PHOTOS,
+    PHOTOS_TABLE,
+    ClaimedAttempt,
     mark_completed,
     mark_failed,
     mark_processing,
@@ -76,9 +81,17 @@ class _Job:
     owner_id: str
     original_key: str
     engine: str
-    request: dict[str, object]
+    params: dict[str, object]
+    """The attempt's params as the claim read them; the provider's job reference is added when
+    the worker records it (`_remember_remote_job`), so they stay what the row holds."""
     mask_key: str | None = None
     batch_id: uuid.UUID | None = None
+
+    @property
+    def request(self) -> dict[str, object]:
+        """The options the restoration was requested with."""
+        request = self.params.get("request")
+        return request if isinstance(request, dict) else {}
 
 
 def accept_restore(
@@ -210,22 +223,19 @@ def _claim(
         with session_scope(runtime.sessions) as session:
             row = session.execute(
                 select(
-                    RestoreAttempt.engine,
-                    RestoreAttempt.created_at,
-                    RestoreAttempt.params,
-                    RestoreAttempt.mask_key,
-                    RestoreAttempt.batch_id,
-                    Photo.id,
-                    Photo.owner_id,
-                    Photo.original_key,
-                    Photo.status,
+                    ATTEMPTS.engine,
+                    ATTEMPTS.created_at,
+                    ATTEMPTS.params,
+                    ATTEMPTS.mask_key,
+                    ATTEMPTS.batch_id,
+                    PHOTOS.id,
+                    PHOTOS.owner_id,
+                    PHOTOS.original_key,
+                    PHOTOS.status,
                 )
-                .join(Photo, Photo.id == RestoreAttempt.photo_id)
-                .where(
-                    RestoreAttempt.id == attempt_id,
-                    RestoreAttempt.status == AttemptStatus.PENDING,
-                )
-                .with_for_update(of=RestoreAttempt)
+                .join(PHOTOS_TABLE, PHOTOS.id == ATTEMPTS.photo_id)
+                .where(ATTEMPTS.id == attempt_id, ATTEMPTS.status == AttemptStatus.PENDING)
+                .with_for_update(of=ATTEMPTS_TABLE)
             ).one_or_none()
             if row is None:
                 return "skipped"
@@ -259,14 +269,7 @@ def _claim(
             admission.release()
         raise
     job = _Job(
-        attempt_id,
-        photo_id,
-        owner,
-        original,
-        engine,
-        dict((params or {}).get("request", {})),
-        mask_key,
-        batch_id,
+        attempt_id, photo_id, owner, original, engine, dict(params or {}), mask_key, batch_id
     )
     return job, admission, change
 
@@ -342,6 +345,7 @@ def _run_admitted(runtime: Runtime, job: _Job) -> str:
             params=params,
             result_key=result_key,
             thumbnail_key=thumb_key,
+            claimed=ClaimedAttempt(job.photo_id, job.batch_id, job.params),
         ):
             known = (
                 job.owner_id,
@@ -426,7 +430,7 @@ def _restore_and_store(
             prompt=job.request.get("prompt"),  # type: ignore[arg-type]
             seed=job.request.get("seed"),  # type: ignore[arg-type]
             mask=mask,
-            on_submitted=lambda ref: _remember_remote_job(runtime, job.attempt_id, ref),
+            on_submitted=lambda ref: _remember_remote_job(runtime, job, ref),
         )
         engine_started = time.monotonic()
         with metrics.engine_timer("restore", job.engine):
@@ -462,14 +466,18 @@ def _restore_and_store(
     return result.model, params, result_key, thumb_key
 
 
-def _remember_remote_job(runtime: Runtime, attempt_id: uuid.UUID, ref: dict[str, object]) -> None:
-    """Record the provider's job on the attempt (for the sweep). A failure here must not fail the
-    restoration: the job runs on, only the sweep's cancel would be lost."""
+def _remember_remote_job(runtime: Runtime, job: _Job, ref: dict[str, object]) -> None:
+    """Record the provider's job on the attempt (for the sweep) and in the job's params (kept
+    with the result). A failure here must not fail the restoration: the job runs on, only the
+    sweep's cancel would be lost."""
+    job.params["remote"] = dict(ref)
     try:
         with session_scope(runtime.sessions) as session:
-            record_remote_job(session, attempt_id, ref)
+            record_remote_job(session, job.attempt_id, ref)
     except Exception:
-        log.warning("attempt %s: could not record remote job %s", attempt_id, ref, exc_info=True)
+        log.warning(
+            "attempt %s: could not record remote job %s", job.attempt_id, ref, exc_info=True
+        )
 
 
 def _cancel_remote_job(runtime: Runtime, engine_name: str, ref: object) -> bool:
