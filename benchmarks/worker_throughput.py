@@ -210,7 +210,7 @@ def _scenario(
         cpu_before = {name: stat.cpu_seconds for name, stat in stats.items()}
         backing_before = {name: stat.cpu_seconds for name, stat in backing.items()}
         machine_before = _machine_busy_seconds()
-        started = time.monotonic()
+        started, started_epoch = time.monotonic(), time.time()
         accepted = restore_batch(photo_ids) if batch else list(pool.map(restore, photo_ids))
     accept_wall = time.monotonic() - started
     ok = accepted.count(202)
@@ -228,6 +228,7 @@ def _scenario(
         wall = time.monotonic() - started
         machine = _machine_busy_seconds() - machine_before
         sessions_opened = _pg_sessions(db) - sessions_before
+        timeline = _timeline(db, before_rows, started_epoch)
     for stat in (*stats.values(), *backing.values()):
         stat.sample()
     cpu = {name: stats[name].cpu_seconds - cpu_before[name] for name in stats}
@@ -249,11 +250,31 @@ def _scenario(
             name: round(1000 * c / count, 2) for name, c in backing_cpu.items()
         },
         "lock_waits": waits.summary(),
+        "timeline_seconds": timeline,
         "pg_sessions_per_attempt": round(sessions_opened / count, 2),
         # every process of the machine (PostgreSQL, Redis, moto, the fake provider, and whatever
         # else runs on it: only meaningful on a quiet machine)
         "machine_cpu_ms_per_attempt": round(1000 * machine / count, 2),
         "machine_cores_busy": round(machine / wall, 2),
+    }
+
+
+def _timeline(db: Any, skip: int, started_epoch: float) -> dict[str, float]:
+    """When this scenario's attempts started and finished, in seconds from its request: where a
+    batch's wall time goes (the request itself, the first wave's start, the last wave's end).
+    `skip`: the attempts of earlier scenarios (the oldest rows)."""
+    row = db.execute(
+        "SELECT extract(epoch FROM min(started_at)), extract(epoch FROM max(started_at)),"
+        " extract(epoch FROM min(finished_at)), extract(epoch FROM max(finished_at))"
+        " FROM (SELECT started_at, finished_at FROM restore_attempts"
+        " ORDER BY created_at OFFSET %s) AS these",
+        (skip,),
+    ).fetchone()
+    names = ("first_started", "last_started", "first_finished", "last_finished")
+    return {
+        name: round(float(value) - started_epoch, 2)
+        for name, value in zip(names, row, strict=True)
+        if value is not None
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -61,11 +61,43 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+IDLE_PING_SECONDS = 5.0
+"""A pooled connection left unused this long (seconds) is pinged before it is handed out."""
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle for `IDLE_PING_SECONDS`; a dead
+    one is replaced (a `DisconnectionError` from the checkout event: the pool connects anew).
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: two round trips of each restoration,
+    whose connections are busy every few milliseconds (issue 16). A connection that dies in use
+    (the server restarted meanwhile) fails its statement instead; SQLAlchemy then invalidates
+    every connection of the pool opened before, and the caller's handling of an unreachable
+    database applies (the API's 503 `database_unavailable`, the worker's retry or re-queue).
+    "Dealing with Disconnects", SQLAlchemy 2 docs (pessimistic and optimistic handling)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"idle connection failed its ping: {exc}") from exc
+
+
 def make_engine(url: str, *, pool_size: int) -> Engine:
     """An engine for `url`. SQLite gets WAL, foreign keys and a busy timeout so that the API and
     the worker (two processes) can share one file; PostgreSQL a pool of at most `pool_size`
-    connections (`DATABASE_POOL_SIZE`; SQLite ignores it)."""
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    connections (`DATABASE_POOL_SIZE`; SQLite ignores it), the most recently used handed out
+    first, so that under light load the others stay idle (and are pinged before their next use,
+    `_ping_idle_connections`) rather than all ageing a little."""
+    kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
@@ -78,8 +110,9 @@ def make_engine(url: str, *, pool_size: int) -> Engine:
         # PostgreSQL connection (a backend process, TCP and authentication) for most of its short
         # transactions (issue 16, docs/benchmarks.md "Worker throughput"). Connections still
         # open lazily.
-        kwargs.update(pool_size=pool_size, max_overflow=0)
+        kwargs.update(pool_size=pool_size, max_overflow=0, pool_use_lifo=True)
     engine = create_engine(url, **kwargs)
+    _ping_idle_connections(engine)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")
