@@ -70,13 +70,23 @@ def test_an_idle_connection_is_pinged_and_replaced_when_dead(
 def test_a_connection_that_died_busy_fails_once_as_unreachable(
     engine: tuple[Engine, list[int], str],
 ) -> None:
-    """No ping for a recently used connection: its next statement fails, and the error reads as
-    an unreachable database (the API's 503, the worker's re-queue); the next transaction gets a
-    new connection."""
+    """No ping for recently used connections: after a server restart (here: both backends of the
+    pool terminated) the next statement fails, and the error reads as an unreachable database
+    (the API's 503, the worker's re-queue); SQLAlchemy then replaces the pool's other old
+    connection too, so the transactions after it succeed."""
     pool, _, url = engine
-    first = _backend_pid(pool)
-    _terminate(url, first)
+    held = [pool.connect() for _ in range(2)]
+    old = set()
+    for connection in held:
+        old.add(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        connection.close()
+    for pid in old:
+        _terminate(url, pid)
     with pytest.raises(DBAPIError) as failed, pool.begin() as connection:
         connection.execute(text("SELECT 1"))
     assert database_unreachable(failed.value)
-    assert _backend_pid(pool) != first
+    held = [pool.connect() for _ in range(2)]
+    new = {connection.execute(text("SELECT pg_backend_pid()")).scalar_one() for connection in held}
+    for connection in held:
+        connection.close()
+    assert len(new) == 2 and not new & old

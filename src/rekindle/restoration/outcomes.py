@@ -37,7 +37,7 @@ def mark_processing(session: Session, attempt_id: uuid.UUID) -> bool:
         update(ATTEMPTS_TABLE)
         .where(ATTEMPTS.id == attempt_id, ATTEMPTS.status == AttemptStatus.PENDING)
         .values(status=AttemptStatus.PROCESSING, started_at=utcnow())
-        .returning(ATTEMPTS_TABLE.c.batch_id)
+        .returning(ATTEMPTS.batch_id)
     ).one_or_none()
     if taken is None:
         return False
