@@ -19,8 +19,8 @@ for the API process and the worker process. It is much less sensitive to a busy 
 wall-clock figures. The same is measured for what serves the stack (`backing_cpu_ms_per_attempt`):
 every PostgreSQL process, Redis, moto_server, and this process (the provider stand-in and the
 completion poll). `timeline_seconds`: when the scenario's first and last attempts started and
-finished, from its first request. `--profile DIR` also records the worker (the first one, with `--workers`)
-with `py-spy record` (raw collapsed stacks).
+finished, from its first request. `--profile DIR` also records the worker (the first one, with
+`--workers`) with `py-spy record` (raw collapsed stacks).
 
     uv run python -m benchmarks.worker_throughput [--count 400] [--threads 128] [--clients 32]
         [--scenarios instant,delay2s] [--profile benchmarks/results/profile]
