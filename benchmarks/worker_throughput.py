@@ -310,7 +310,7 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
             REKINDLE_ENGINES_ALLOWED="classic,siliconflow",
             SILICONFLOW_API_KEY=API_KEY,
             SILICONFLOW_API_URL=fake.api_url,
-            SILICONFLOW_MAX_IN_FLIGHT=str(args.threads // args.workers),  # per process
+            SILICONFLOW_MAX_IN_FLIGHT=str(args.in_flight // args.workers),  # per process
             WORKER_CONCURRENCY=str(args.threads),
             FREE_CREDITS=str(10 * args.count * 3),
             # no provider budget (the default one allows 2 SiliconFlow requests a minute) and no
@@ -381,6 +381,7 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
                     stack.callback(_interrupt, spy)
             for scenario in args.scenarios.split(","):
                 fake.delay = 2.0 if scenario == "delay2s" else 0.0
+                fake.peak_in_flight = 0
                 r = _scenario(
                     client,
                     database_url,
@@ -391,8 +392,9 @@ def _variant(args: argparse.Namespace, fake: Any, src: Path | None) -> dict[str,
                     backing,
                     batch=args.batch,
                 )
+                r["provider_peak_in_flight"] = fake.peak_in_flight
                 if scenario == "delay2s":
-                    ideal = min(args.threads, args.count) / fake.delay
+                    ideal = min(args.in_flight, args.count) / fake.delay
                     r["ideal_per_second"] = ideal
                     r["percent_of_ideal"] = round(100 * r["per_second"] / ideal, 1)
                 results[scenario] = r
@@ -418,6 +420,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--threads", type=int, default=128, help="worker thread pool size")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=None,
+        help="the provider's in-flight bound (SILICONFLOW_MAX_IN_FLIGHT, split among the"
+        " workers); default: --threads",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -446,6 +455,7 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
+    args.in_flight = args.in_flight or args.threads
 
     from tests.engines.fakes import FakeSiliconFlow
 
@@ -481,6 +491,7 @@ def main() -> None:
             )
     results["machine"] = {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()}
     results["threads"] = args.threads
+    results["in_flight"] = args.in_flight
     results["workers"] = args.workers
     results["mode"] = "restore-batch" if args.batch else "restore"
     results["clients"] = args.clients

@@ -9,10 +9,11 @@ by `events.batch_progress`. Functions take a Session and never commit.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from rekindle.models import AttemptStatus, RestoreBatch
@@ -49,19 +50,26 @@ def move_attempt(session: Session, batch_id: uuid.UUID, old: str | None, new: st
     batch row is always locked last: no lock cycle with it). The row as it is then is kept for
     `progress` in this session. A batch whose row is gone (its owner deleted) changes nothing.
     Raises KeyError for a status that is not an attempt status."""
+    row = session.execute(_move_statement(old, new), {"batch_id": batch_id}).one_or_none()
+    if row is not None:
+        session.info.setdefault(_SESSION_KEY, {})[batch_id] = tuple(row)
+
+
+@functools.cache
+def _move_statement(old: str | None, new: str | None) -> Update:
+    """The UPDATE of `move_attempt` for one (old, new) pair, built once: a statement built per
+    call costs the worker more CPU than running it (issue 16, docs/benchmarks.md, tenth pass)."""
     values: dict[str, Any] = {"progress_seq": BATCHES_TABLE.c.progress_seq + 1}
     if old is not None:
         values[_COUNTERS[old]] = BATCHES_TABLE.c[_COUNTERS[old]] - 1
     if new is not None:
         values[_COUNTERS[new]] = BATCHES_TABLE.c[_COUNTERS[new]] + 1
-    row = session.execute(
+    return (
         update(BATCHES_TABLE)
-        .where(BATCHES_TABLE.c.id == batch_id)
+        .where(BATCHES_TABLE.c.id == bindparam("batch_id"))
         .values(values)
         .returning(*PROGRESS_COLUMNS)
-    ).one_or_none()
-    if row is not None:
-        session.info.setdefault(_SESSION_KEY, {})[batch_id] = tuple(row)
+    )
 
 
 Progress = tuple[int, int, int, int, int]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 from PIL.JpegImagePlugin import JpegImageFile
 
 from rekindle.errors import InvalidImage, UnsupportedMediaType
@@ -68,6 +68,51 @@ def test_baseline_rgb_jpeg_is_not_format_converted(images):
     assert result.format_converted is False
     assert result.original_format == "JPEG"
     assert result.resized is False
+
+
+def test_plain_baseline_jpeg_within_the_bound_is_sent_unchanged(images):
+    """Re-encoding it would only add a generation of JPEG loss (and was the worker's costliest
+    step of a remote restoration)."""
+    data = images.encode(images.photo_like(64, 48), "JPEG", quality=90)
+    result = preprocess(data)
+    assert result.image_bytes == data
+    assert result.record()["submitted_dimensions"] == [64, 48]
+
+
+def _exif() -> Image.Exif:
+    exif = Image.Exif()
+    exif[271], exif[305] = "Camera maker", "Editor"  # Make, Software
+    return exif
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("exif", {"exif": _exif()}),
+        (
+            "icc_profile",
+            {"icc_profile": ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()},
+        ),
+        ("comment", {"comment": b"scanned by a scanner"}),
+    ],
+)
+def test_a_jpeg_with_metadata_is_reencoded_without_it(images, name, extra):
+    """EXIF (camera, GPS: never sent on to a provider), an ICC profile or a comment: the JPEG is
+    decoded and encoded again, and the output carries none of them."""
+    data = images.encode(images.photo_like(64, 48), "JPEG", quality=90, **extra)
+    assert images.decode(data).info.get(name)
+    result = preprocess(data)
+    assert result.image_bytes != data
+    out = output_of(images, result)
+    assert not out.info.get("exif") and not out.info.get("comment")
+    assert [marker for marker, _ in out.applist] == ["APP0"]
+
+
+def test_a_plain_jpeg_over_the_bound_is_resized(images):
+    data = images.encode(images.photo_like(64, 48), "JPEG", quality=90)
+    result = preprocess(data, max_side=32)
+    assert result.image_bytes != data
+    assert output_of(images, result).size == (32, 24)
 
 
 def test_gray_jpeg_is_not_format_converted_but_comes_out_rgb(images):

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, case, select, update
+from sqlalchemy import Integer, Table, Update, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from rekindle.batch_counts import move_attempt
@@ -29,15 +29,66 @@ ATTEMPTS = ATTEMPTS_TABLE.c
 PHOTOS = PHOTOS_TABLE.c
 
 
+# The worker's hot path runs statements built once, with bound parameters: building a statement
+# and its cache key on every call cost more CPU than running it (issue 16, docs/benchmarks.md,
+# tenth pass).
+_MARK_PROCESSING = (
+    update(ATTEMPTS_TABLE)
+    .where(ATTEMPTS.id == bindparam("attempt_id"), ATTEMPTS.status == AttemptStatus.PENDING)
+    .values(
+        status=AttemptStatus.PROCESSING,
+        started_at=bindparam("now", type_=ATTEMPTS.started_at.type),
+    )
+    .returning(ATTEMPTS.batch_id)
+)
+_MARK_COMPLETED = (
+    update(ATTEMPTS_TABLE)
+    .where(ATTEMPTS.id == bindparam("attempt_id"), ATTEMPTS.status == AttemptStatus.PROCESSING)
+    .values(
+        status=AttemptStatus.COMPLETED,
+        model=bindparam("model", type_=ATTEMPTS.model.type),
+        params=bindparam("params", type_=ATTEMPTS.params.type),
+        s3_key=bindparam("result_key", type_=ATTEMPTS.s3_key.type),
+        thumbnail_key=bindparam("thumbnail_key", type_=ATTEMPTS.thumbnail_key.type),
+        finished_at=bindparam("now", type_=ATTEMPTS.finished_at.type),
+    )
+)
+
+
+def _photo_ready(chosen: bool) -> Update:
+    """The photo's UPDATE when an attempt completes: `ready`, its storage counted, and this result
+    selected when the request asked for it (`chosen`) or when nothing was selected yet."""
+    # Typed: SQLite stores a UUID as text and a datetime as a string through the column's type.
+    result_key = bindparam("result_key", type_=PHOTOS.processed_key.type)
+    attempt_id = bindparam("attempt_id", type_=PHOTOS.selected_restore_id.type)
+    unchosen = PHOTOS.selected_restore_id.is_(None)
+    return (
+        update(PHOTOS_TABLE)
+        .where(PHOTOS.id == bindparam("photo_id"))
+        .values(
+            status=PhotoStatus.READY,
+            processed_key=result_key
+            if chosen
+            else case((unchosen, result_key), else_=PHOTOS.processed_key),
+            selected_restore_id=attempt_id
+            if chosen
+            else case((unchosen, attempt_id), else_=PHOTOS.selected_restore_id),
+            updated_at=bindparam("now", type_=PHOTOS.updated_at.type),
+            # The result and its thumbnail count against the owner's storage quota.
+            stored_bytes=PHOTOS.stored_bytes + bindparam("stored_bytes", type_=Integer()),
+        )
+    )
+
+
+_PHOTO_READY = {chosen: _photo_ready(chosen) for chosen in (False, True)}
+
+
 def mark_processing(session: Session, attempt_id: uuid.UUID) -> bool:
     """pending -> processing (a Core UPDATE: no ORM bookkeeping on the worker's hot path), and its
     batch's count (`batch_counts.move_attempt`). False when the attempt was not pending (already taken,
     finished, failed by the sweep, or deleted with its photo)."""
     taken = session.execute(
-        update(ATTEMPTS_TABLE)
-        .where(ATTEMPTS.id == attempt_id, ATTEMPTS.status == AttemptStatus.PENDING)
-        .values(status=AttemptStatus.PROCESSING, started_at=utcnow())
-        .returning(ATTEMPTS.batch_id)
+        _MARK_PROCESSING, {"attempt_id": attempt_id, "now": utcnow()}
     ).one_or_none()
     if taken is None:
         return False
@@ -88,17 +139,17 @@ def mark_completed(
         if row is None:
             return False
         claimed = ClaimedAttempt(row.photo_id, row.batch_id, row.params)
+    now = utcnow()
     done = session.execute(
-        update(ATTEMPTS_TABLE)
-        .where(ATTEMPTS.id == attempt_id, ATTEMPTS.status == AttemptStatus.PROCESSING)
-        .values(
-            status=AttemptStatus.COMPLETED,
-            model=model,
-            params={**claimed.params, **params},
-            s3_key=result_key,
-            thumbnail_key=thumbnail_key,
-            finished_at=utcnow(),
-        )
+        _MARK_COMPLETED,
+        {
+            "attempt_id": attempt_id,
+            "model": model,
+            "params": {**claimed.params, **params},
+            "result_key": result_key,
+            "thumbnail_key": thumbnail_key,
+            "now": now,
+        },
     ).rowcount  # type: ignore[attr-defined]
     if not done:
         return False
@@ -106,22 +157,15 @@ def mark_completed(
     # chosen yet; otherwise the person's choice stands (they pick with `selected-restore`).
     request = claimed.params.get("request")
     chosen = isinstance(request, dict) and bool(request.get("select"))
-    unchosen = PHOTOS.selected_restore_id.is_(None)
     session.execute(
-        update(PHOTOS_TABLE)
-        .where(PHOTOS.id == claimed.photo_id)
-        .values(
-            status=PhotoStatus.READY,
-            processed_key=result_key
-            if chosen
-            else case((unchosen, result_key), else_=PHOTOS.processed_key),
-            selected_restore_id=attempt_id
-            if chosen
-            else case((unchosen, attempt_id), else_=PHOTOS.selected_restore_id),
-            updated_at=utcnow(),
-            # The result and its thumbnail count against the owner's storage quota.
-            stored_bytes=PHOTOS.stored_bytes + _stored_bytes(params),
-        )
+        _PHOTO_READY[chosen],
+        {
+            "photo_id": claimed.photo_id,
+            "result_key": result_key,
+            "attempt_id": attempt_id,
+            "now": now,
+            "stored_bytes": _stored_bytes(params),
+        },
     )
     if claimed.batch_id is not None:
         move_attempt(session, claimed.batch_id, AttemptStatus.PROCESSING, AttemptStatus.COMPLETED)

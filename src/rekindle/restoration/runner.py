@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from PIL import Image
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from rekindle import metrics
@@ -203,6 +203,25 @@ def run_restore_attempt(runtime: Runtime, attempt_id: uuid.UUID) -> str:
     return outcome
 
 
+_CLAIM = (
+    select(
+        ATTEMPTS.engine,
+        ATTEMPTS.created_at,
+        ATTEMPTS.params,
+        ATTEMPTS.mask_key,
+        ATTEMPTS.batch_id,
+        PHOTOS.id,
+        PHOTOS.owner_id,
+        PHOTOS.original_key,
+        PHOTOS.status,
+    )
+    .join(PHOTOS_TABLE, PHOTOS.id == ATTEMPTS.photo_id)
+    .where(ATTEMPTS.id == bindparam("attempt_id"), ATTEMPTS.status == AttemptStatus.PENDING)
+    .with_for_update(of=ATTEMPTS_TABLE)
+)
+"""The claim's read of a pending attempt and its photo, built once (see `outcomes`)."""
+
+
 @dataclass(frozen=True)
 class _Deferral:
     engine: str
@@ -221,22 +240,7 @@ def _claim(
     admission: Admission | None = None
     try:
         with session_scope(runtime.sessions) as session:
-            row = session.execute(
-                select(
-                    ATTEMPTS.engine,
-                    ATTEMPTS.created_at,
-                    ATTEMPTS.params,
-                    ATTEMPTS.mask_key,
-                    ATTEMPTS.batch_id,
-                    PHOTOS.id,
-                    PHOTOS.owner_id,
-                    PHOTOS.original_key,
-                    PHOTOS.status,
-                )
-                .join(PHOTOS_TABLE, PHOTOS.id == ATTEMPTS.photo_id)
-                .where(ATTEMPTS.id == attempt_id, ATTEMPTS.status == AttemptStatus.PENDING)
-                .with_for_update(of=ATTEMPTS_TABLE)
-            ).one_or_none()
+            row = session.execute(_CLAIM, {"attempt_id": attempt_id}).one_or_none()
             if row is None:
                 return "skipped"
             (

@@ -42,7 +42,8 @@ def body_response(status: int, body: Any, headers: dict[str, str] | None = None)
 class FakeSiliconFlow(FakeServer):
     """Knobs: `fail(status, body)`, `delay` (s), `malformed`, `no_images`, `result`,
     `result_status`, `download_delay` (s), `accept_urls` (False: like the English reference, only
-    data URIs are taken; a URL is refused with 400)."""
+    data URIs are taken; a URL is refused with 400). `peak_in_flight`: the most generation
+    requests it held at once (reset it to 0 between measurements)."""
 
     def __init__(self) -> None:
         self.error: tuple[int, Any] | None = None
@@ -55,6 +56,8 @@ class FakeSiliconFlow(FakeServer):
         self.accept_urls = True
         self.payloads: list[dict[str, Any]] = []
         self.trace_ids: list[str] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
         super().__init__()
 
     @property
@@ -71,6 +74,14 @@ class FakeSiliconFlow(FakeServer):
         ]
 
     async def generate(self, request: Request) -> Response:
+        self.in_flight += 1  # one event loop: no lock needed
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._generate(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _generate(self, request: Request) -> Response:
         trace = {"x-siliconcloud-trace-id": f"ti_fake{len(self.trace_ids) + 1:06d}"}
         self.trace_ids.append(trace["x-siliconcloud-trace-id"])
         if self.delay:
