@@ -1,8 +1,10 @@
 """The cost of a worker transaction's client side (issue 16): the claim's shape (a `SELECT ... FOR
 UPDATE` of one row, a conditional `UPDATE ... RETURNING`, an `UPDATE` of a counter row) run
-through an ORM `Session` (`db.session_scope`, what the worker does), a SQLAlchemy `Connection`
-(`engine.begin()`, the same Core statements) and psycopg directly (the same SQL as text), on
-one PostgreSQL connection of the project's pool (`db.make_engine`).
+through an ORM `Session` (`db.session_scope`, as the worker does) with the statements built on
+each call (the worker until the tenth pass) or built once with bound parameters (the worker
+since), a SQLAlchemy `Connection` (`engine.begin()`, statements built on each call) and psycopg
+directly (the same SQL as text), on one PostgreSQL connection of the project's pool
+(`db.make_engine`).
 
 The figure is this process's CPU ms per transaction (user + sys; PostgreSQL's own work is not
 counted), in alternating rounds: the share of an attempt's CPU that is the database client's
@@ -20,7 +22,18 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Uuid, select, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    select,
+    update,
+)
 
 from rekindle.db import make_engine, make_sessionmaker, session_scope
 from tests.support.services import postgres_database
@@ -48,12 +61,31 @@ def _statements(run: Any, row: uuid.UUID, counter: uuid.UUID) -> None:
     run.execute(update(ROWS).where(c.id == counter).values(count=c.count + 1))
 
 
+_C = ROWS.c
+_PREBUILT = (
+    select(_C.count, _C.status).where(_C.id == bindparam("key")).with_for_update(),
+    update(ROWS)
+    .where(_C.id == bindparam("key"), _C.status == "pending")
+    .values(count=_C.count + 1)
+    .returning(_C.count),
+    update(ROWS).where(_C.id == bindparam("key")).values(count=_C.count + 1),
+)
+"""The same three statements built once, with a bound parameter for the row."""
+
+
 def _variants(engine: Engine, row: uuid.UUID, counter: uuid.UUID) -> dict[str, Callable[[], None]]:
     sessions = make_sessionmaker(engine)
 
     def orm_session() -> None:
         with session_scope(sessions) as session:
             _statements(session, row, counter)
+
+    def orm_session_prebuilt() -> None:
+        read, mark, count = _PREBUILT
+        with session_scope(sessions) as session:
+            session.execute(read, {"key": row}).one()
+            session.execute(mark, {"key": row}).one()
+            session.execute(count, {"key": counter})
 
     def core_connection() -> None:
         with engine.begin() as connection:
@@ -77,7 +109,8 @@ def _variants(engine: Engine, row: uuid.UUID, counter: uuid.UUID) -> dict[str, C
             dbapi.close()
 
     return {
-        "ORM Session": orm_session,
+        "ORM Session, statements built per call": orm_session,
+        "ORM Session, statements built once": orm_session_prebuilt,
         "Core Connection": core_connection,
         "psycopg, SQL text": psycopg_text,
     }

@@ -106,8 +106,12 @@ class Settings(BaseSettings):
     """How long a worker keeps trying to record a finished result (restoration or animation) while
     the database is unreachable, seconds (backoff 0.25 s doubling to 5 s; 0: no retry). Past it the
     result is dropped and the sweep fails and refunds the attempt."""
-    worker_concurrency: int = 32
-    """Threads per worker process; remote engines spend their time waiting on the network."""
+    worker_concurrency: int = 64
+    """Threads per worker process; remote engines spend their time waiting on the network. Twice
+    the remote engines' default in-flight bound (`*_MAX_IN_FLIGHT`, at most 32): a thread holds a
+    provider's slot only while the provider works, and its claim, storage and record take time
+    too; with no spare threads the slots sit idle meanwhile (issue 16, docs/benchmarks.md, tenth
+    pass)."""
     classic_max_parallel: int = 2
     """At most this many CPU-bound classic restorations run at once in one worker."""
 

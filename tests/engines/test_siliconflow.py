@@ -351,6 +351,20 @@ def test_one_instance_serves_many_threads_within_its_bound(fake: FakeSiliconFlow
     assert all(not isinstance(r, EngineError) for r in results) and len(results) == 4
     assert elapsed >= 0.55  # four calls, two at a time, 0.3 s each
     assert fake.count("POST", "/v1/images/generations") == 4
+    assert fake.peak_in_flight == 2
+
+
+def test_default_worker_threads_leave_room_over_every_remote_bound() -> None:
+    """A worker's threads do local work (claim, storage, record) outside their provider slot;
+    with no more threads than slots, slots sit idle meanwhile (issue 16; docs/benchmarks.md,
+    tenth pass)."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    bounds = (
+        settings.siliconflow_max_in_flight,
+        settings.comfyui_max_in_flight,
+        settings.runpod_max_in_flight,
+    )
+    assert settings.worker_concurrency >= 2 * max(bounds)
 
 
 def test_in_flight_bound_refuses_when_no_slot_frees() -> None:
