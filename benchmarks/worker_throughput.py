@@ -11,8 +11,10 @@ every attempt to end (polling PostgreSQL directly, so the API does not pay for t
 
 Scenarios (same run, same processes):
 - `instant`: the provider answers at once; restorations/s is the stack's ceiling.
-- `delay2s`: the provider answers after 2 s; ideal = min(N, in-flight limit) / 2 s per 2 s, so
-  % of ideal = (N / wall) / (threads / 2 s).
+- `delay2s`: the provider answers after 2 s; ideal = min(N, in-flight bound) / 2 s, so
+  % of ideal = (N / wall) / (in-flight bound / 2 s). The bound is `--in-flight` (by default
+  `--threads`), split among the workers as their SILICONFLOW_MAX_IN_FLIGHT; the stand-in reports
+  the most requests it held at once (`provider_peak_in_flight`).
 
 CPU ms per attempt = (user + sys time of the process during the restore phase, from /proc) / N,
 for the API process and the worker process. It is much less sensitive to a busy machine than the
@@ -22,8 +24,8 @@ completion poll). `timeline_seconds`: when the scenario's first and last attempt
 finished, from its first request. `--profile DIR` also records the worker (the first one, with
 `--workers`) with `py-spy record` (raw collapsed stacks).
 
-    uv run python -m benchmarks.worker_throughput [--count 400] [--threads 128] [--clients 32]
-        [--scenarios instant,delay2s] [--profile benchmarks/results/profile]
+    uv run python -m benchmarks.worker_throughput [--count 400] [--threads 128] [--in-flight N]
+        [--clients 32] [--scenarios instant,delay2s] [--profile benchmarks/results/profile]
         [--batch] [--baseline-src /tmp/base/src] [--rounds 2] [--workers 1] [--json out.json]
 
 `--baseline-src` runs another version's code beside this checkout's; `--rounds R` repeats both,
