@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Integer, Table, Update, bindparam, case, select, update
+from sqlalchemy import BindParameter, ColumnElement, Table, Update, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from rekindle.batch_counts import move_attempt
@@ -31,36 +31,40 @@ PHOTOS = PHOTOS_TABLE.c
 
 # The worker's hot path runs statements built once, with bound parameters: building a statement
 # and its cache key on every call cost more CPU than running it (issue 16, docs/benchmarks.md,
-# tenth pass).
-_MARK_PROCESSING = (
-    update(ATTEMPTS_TABLE)
-    .where(ATTEMPTS.id == bindparam("attempt_id"), ATTEMPTS.status == AttemptStatus.PENDING)
-    .values(
-        status=AttemptStatus.PROCESSING,
-        started_at=bindparam("now", type_=ATTEMPTS.started_at.type),
+# tenth pass). Binds are typed by their column: SQLite stores a UUID or a datetime as text
+# through the column's type.
+def _bind(name: str, column: ColumnElement[Any]) -> BindParameter[Any]:
+    return bindparam(name, type_=column.type)
+
+
+def _transition(old: str, new: str, **values: object) -> Update:
+    """The conditional UPDATE of attempt `:attempt_id` from status `old` to `new`."""
+    return (
+        update(ATTEMPTS_TABLE)
+        .where(ATTEMPTS.id == bindparam("attempt_id"), ATTEMPTS.status == old)
+        .values(status=new, **values)
     )
-    .returning(ATTEMPTS.batch_id)
-)
-_MARK_COMPLETED = (
-    update(ATTEMPTS_TABLE)
-    .where(ATTEMPTS.id == bindparam("attempt_id"), ATTEMPTS.status == AttemptStatus.PROCESSING)
-    .values(
-        status=AttemptStatus.COMPLETED,
-        model=bindparam("model", type_=ATTEMPTS.model.type),
-        params=bindparam("params", type_=ATTEMPTS.params.type),
-        s3_key=bindparam("result_key", type_=ATTEMPTS.s3_key.type),
-        thumbnail_key=bindparam("thumbnail_key", type_=ATTEMPTS.thumbnail_key.type),
-        finished_at=bindparam("now", type_=ATTEMPTS.finished_at.type),
-    )
+
+
+_MARK_PROCESSING = _transition(
+    AttemptStatus.PENDING, AttemptStatus.PROCESSING, started_at=_bind("now", ATTEMPTS.started_at)
+).returning(ATTEMPTS.batch_id)
+_MARK_COMPLETED = _transition(
+    AttemptStatus.PROCESSING,
+    AttemptStatus.COMPLETED,
+    model=_bind("model", ATTEMPTS.model),
+    params=_bind("params", ATTEMPTS.params),
+    s3_key=_bind("result_key", ATTEMPTS.s3_key),
+    thumbnail_key=_bind("thumbnail_key", ATTEMPTS.thumbnail_key),
+    finished_at=_bind("now", ATTEMPTS.finished_at),
 )
 
 
 def _photo_ready(chosen: bool) -> Update:
     """The photo's UPDATE when an attempt completes: `ready`, its storage counted, and this result
     selected when the request asked for it (`chosen`) or when nothing was selected yet."""
-    # Typed: SQLite stores a UUID as text and a datetime as a string through the column's type.
-    result_key = bindparam("result_key", type_=PHOTOS.processed_key.type)
-    attempt_id = bindparam("attempt_id", type_=PHOTOS.selected_restore_id.type)
+    result_key = _bind("result_key", PHOTOS.processed_key)
+    attempt_id = _bind("attempt_id", PHOTOS.selected_restore_id)
     unchosen = PHOTOS.selected_restore_id.is_(None)
     return (
         update(PHOTOS_TABLE)
@@ -73,9 +77,9 @@ def _photo_ready(chosen: bool) -> Update:
             selected_restore_id=attempt_id
             if chosen
             else case((unchosen, attempt_id), else_=PHOTOS.selected_restore_id),
-            updated_at=bindparam("now", type_=PHOTOS.updated_at.type),
+            updated_at=_bind("now", PHOTOS.updated_at),
             # The result and its thumbnail count against the owner's storage quota.
-            stored_bytes=PHOTOS.stored_bytes + bindparam("stored_bytes", type_=Integer()),
+            stored_bytes=PHOTOS.stored_bytes + _bind("stored_bytes", PHOTOS.stored_bytes),
         )
     )
 
