@@ -59,9 +59,9 @@ def preprocess(
     reduced-scale JPEG decode / integer reduce when the reduction is large, never upscaling),
     and encodes a JPEG at quality 95. A baseline RGB JPEG within the bound and with no metadata
     beyond its JFIF header (`sent_as_is`) is decoded (so a corrupt one still fails here) but
-    passed on unchanged: re-encoding it would only add a generation of JPEG loss, and cost the
-    worker more CPU than any other step of a remote restoration (issue 16). Output dimensions equal the seed's `img.thumbnail(
-    (max_side, max_side))` for the same oriented input.
+    passed on unchanged: re-encoding it would only add a generation of JPEG loss, and it was the
+    worker's costliest image step of a remote restoration (issue 16). Output dimensions equal
+    the seed's `img.thumbnail((max_side, max_side))` for the same oriented input.
 
     Raises `UnsupportedMediaType` for data in other formats and `InvalidImage` (codes
     `corrupt_image`, `image_too_large`, `unsupported_image_mode`) when it cannot be decoded, or
