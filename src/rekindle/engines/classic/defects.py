@@ -8,7 +8,7 @@ from cv2.ximgproc.thinning, mean width = area / length) keep long thin cracks an
 specks. The classic-1 high-contrast top-hat detector (absolute thresholds, Hessian ridge test,
 Frangi et al., MICCAI 1998) is kept in the union, gated by the same envelope test. On a
 monochrome photo, where no chroma tells paint from paper, a bright candidate must also be nearly
-as bright as the paper (`_as_bright_as_paper`): a scratch exposes the paper base, a picture line
+as bright as the paper (`_stands_out`): a scratch exposes the paper base, a picture line
 is lit like its scene. Dark defects: tiny specks only. Monochrome prints (no chroma given) also
 get `hairline_cracks`, an oriented two-sided line detector for the 1-2 px cracks of a crazed
 emulsion, which the isotropic envelope misses beside bright content (a face, a collar) and on
@@ -43,12 +43,12 @@ _MAX_DEFECT_CHROMA = 24.0  # mean |chroma| (YCrCb levels) of a bright defect in 
 _MAX_FRACTION = 0.12  # safety cap on the detected area
 _AREA, _AREA_EXCESS = 7, 40.0  # px, grey levels: a defect stands out of its whole area (tune split:
 # 4, 12, 25, 40, 60 tried; 40 kept every clean photo above 35 dB and lost nothing on scratches)
-# Monochrome: a bright defect's core is nearly as bright as the paper (`_as_bright_as_paper`).
+# Monochrome: a bright defect's core is nearly as bright as the paper (`_stands_out`).
 # Tune split: the cores of 472 true scratch components read 0.67 / 0.79 / 0.95 of the paper's
 # level (1st / 5th / 50th percentile), the picture lines taken for scratches on clean photos
 # 0.69-0.86; 0.70, 0.75, 0.78 and 0.82 tried: 0.78 gained most on clean photos with nothing lost
 # on a damaged preset, 0.82 lost 0.07 dB on scratched.
-_PAPER_PERCENTILE, _CORE_SHARE, _PAPER_SHARE = 99.5, 0.3, 0.78
+_PAPER_QUANTILE, _CORE_SHARE, _PAPER_SHARE = 0.995, 0.3, 0.78
 _DARK_LO, _DARK_HI = 30.0, 80.0
 _LO_ABS, _HI_ABS = 30.0, 80.0  # classic-1 detector, grey levels
 _ENVELOPE_MIN = 3.0
@@ -118,11 +118,10 @@ def detect_defects(
     above = cv2.dilate((response > _ENVELOPE_MIN).astype(np.uint8), np.ones((3, 3), np.uint8))
     del response
     mask |= _select_abs(rel, s, short, False, cs) * above
-    mask = _drop_repeated_specks(_brighter_than_area(mask, base), th)
-    if chroma is None:
-        mask = _as_bright_as_paper(mask, base)
+    paper = _paper_level(base) if chroma is None else None
+    mask = _drop_repeated_specks(_stands_out(mask, base, paper), th)
     # Dust: darker than everything around it (a line's end or a corner of dark content is not).
-    dark = _brighter_than_area(_dark_specks(base, s), cv2.bitwise_not(base))
+    dark = _stands_out(_dark_specks(base, s), cv2.bitwise_not(base))
     mask |= _drop_repeated_specks(dark, cv2.morphologyEx(base, cv2.MORPH_BLACKHAT, se))
     del dark
     wide = None
@@ -322,16 +321,23 @@ def _drop_repeated_specks(mask: np.ndarray, th: np.ndarray) -> np.ndarray:
     return np.where(drop[labels], 0, mask).astype(np.uint8)
 
 
-def _brighter_than_area(mask: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Keep the bright candidates (H×W uint8 255/0) that stand above the whole area around them.
+def _stands_out(mask: np.ndarray, y: np.ndarray, paper: float | None = None) -> np.ndarray:
+    """Keep the bright candidates (H×W uint8 255/0) that stand out of the picture as damage does.
 
-    A crack or scratch shows the paper base, brighter than the picture it crosses; the white
-    gaps between the strokes of text, hatching or hair are only as bright as the page or the
-    light area around them. The area's level is the brightest pixel within `_AREA` px that is
-    not itself a candidate (nor within 2 px of one); a component keeps when its mean excess over
-    it is at least `_AREA_EXCESS` grey levels. y: H×W uint8. Returns the filtered mask.
+    y: H×W uint8 (inverted for dark candidates). Each component must pass:
+    1. Above its whole area: a crack or scratch shows the paper base, brighter than the picture
+       it crosses; the white gaps between the strokes of text, hatching or hair are only as
+       bright as the page or the light area around them. The area's level is the brightest
+       pixel within `_AREA` px that is not itself a candidate (nor within 2 px of one); the
+       component's mean excess over it must be at least `_AREA_EXCESS` grey levels.
+    2. When `paper` (grey level, `_paper_level`) is given, which is on a monochrome photo where
+       no chroma tells paint from paper: nearly as bright as the paper. A scratch exposes the
+       paper base, a picture line (a gutter, a window frame, a wing's edge) is lit like the scene
+       around it. The component's core, the mean of its brightest `_CORE_SHARE` of pixels, must
+       reach `_PAPER_SHARE` of the paper's level.
+    Returns the filtered mask.
     """
-    n, labels = cv2.connectedComponents(mask, connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return mask
     around = y.copy()
@@ -344,28 +350,21 @@ def _brighter_than_area(mask: np.ndarray, y: np.ndarray) -> np.ndarray:
     mean = np.bincount(labels.ravel(), weights=excess.ravel(), minlength=n) / counts
     keep = mean >= _AREA_EXCESS
     keep[0] = False
+    if paper is not None:
+        for i in np.nonzero(keep)[0]:
+            x, top, w, h = stats[i, :4]
+            box = np.s_[top : top + h, x : x + w]
+            own = np.sort(y[box][labels[box] == i])
+            core = own[-max(1, round(own.size * _CORE_SHARE)) :]
+            keep[i] = core.mean() >= _PAPER_SHARE * paper
     return np.where(keep[labels], 255, 0).astype(np.uint8)
 
 
-def _as_bright_as_paper(mask: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Keep the bright candidates (H×W uint8 255/0) of a monochrome photo whose core is nearly
-    as bright as the paper: a scratch or crack exposes the paper base, a picture line (a gutter,
-    a window frame, a wing's edge) is lit like the scene around it. The paper's level is the
-    `_PAPER_PERCENTILE` of `y` (H×W uint8); a component's core is the mean of its brightest
-    `_CORE_SHARE` of pixels, and it keeps when that is at least `_PAPER_SHARE` of the paper's
-    level. Returns the filtered mask."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if n <= 1:
-        return mask
-    paper = max(float(np.percentile(y, _PAPER_PERCENTILE)), 1.0)
-    keep = np.zeros(n, bool)
-    for i in range(1, n):
-        x, top, w, h = stats[i, :4]
-        box = np.s_[top : top + h, x : x + w]
-        own = np.sort(y[box][labels[box] == i])
-        core = own[-max(1, round(own.size * _CORE_SHARE)) :]
-        keep[i] = core.mean() >= _PAPER_SHARE * paper
-    return np.where(keep[labels], 255, 0).astype(np.uint8)
+def _paper_level(y: np.ndarray) -> float:
+    """The paper's grey level on a print: the 99.5th percentile of `y` (H×W uint8), read from its
+    cumulative histogram; at least 1."""
+    cdf = np.cumsum(np.bincount(y.ravel(), minlength=256))
+    return max(float(np.searchsorted(cdf, _PAPER_QUANTILE * cdf[-1])), 1.0)
 
 
 def _cap_area(mask: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -433,8 +432,7 @@ def hairline_cracks(y: np.ndarray, sigma: float) -> np.ndarray:
     sd = cv2.sqrt(np.maximum(cv2.blur(of * of, win) - mean * mean, 0))
     del of, mean
     score = excess / (sd + max(_FLOOR, _FLOOR_PER_SIGMA * sigma))
-    cdf = np.cumsum(np.bincount(y.ravel(), minlength=256))
-    paper = float(np.searchsorted(cdf, 0.995 * cdf[-1]))
+    paper = _paper_level(y)
     cover = excess / np.maximum(paper - background, _HL_COV_FLOOR)
     del excess, background, sd
     weak = (score > _HL_LO) & (cover > _HL_COV_LO)
