@@ -1,5 +1,5 @@
 """`uv run python -m benchmarks.quality [--only table|ablation|inpaint|sheet|perf] [--verbose]
-[--split tune|validation] [--preset NAME ...]`.
+[--split tune|validation|external] [--preset NAME ...]`.
 
 --split and --preset narrow the table to one split and/or some presets, to iterate quickly; the
 targets are only checked on a full validation run (every preset).
@@ -21,7 +21,10 @@ def main() -> None:
     parser.add_argument("--only", choices=["table", "ablation", "inpaint", "sheet", "perf"])
     parser.add_argument("--verbose", action="store_true", help="print every photo's scores")
     parser.add_argument(
-        "--split", choices=["tune", "validation"], help="score one split only (default: both)"
+        "--split",
+        choices=["tune", "validation", "external"],
+        help="score one split only (default: tune and validation; external: skimage's sample "
+        "photos, reported only)",
     )
     parser.add_argument(
         "--preset",

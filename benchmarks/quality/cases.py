@@ -7,7 +7,8 @@ side is at most `MAX_SIDE` px, to keep a full run within minutes on 2 shared cor
 
 The split is by file, fixed here and written down in docs/benchmarks.md: thresholds may be
 chosen on TUNE only, the issue's targets are judged on VALIDATION. A file's derived versions
-(gray, toned) stay on its side.
+(gray, toned) stay on its side. EXTERNAL (`--split external`) is reported only: photos from
+outside the shared set, for the engine's behaviour on pictures it was never measured on.
 """
 
 from __future__ import annotations
@@ -53,7 +54,28 @@ VALIDATION = (
     "set12-monarch.png",
     "set12-peppers.png",
 )
-SPLITS = {"tune": TUNE, "validation": VALIDATION}
+# A third set, never used to choose anything and not judged by the targets: scikit-image's
+# sample photos (`skimage.data`, shipped in its wheel), other cameras, scenes and tonal ranges
+# than the shared references (a flat-lit clock, a brick wall, a page of text, a star field).
+EXTERNAL = tuple(
+    f"skimage:{name}"
+    for name in (
+        "astronaut",
+        "camera",
+        "coffee",
+        "chelsea",
+        "rocket",
+        "coins",
+        "moon",
+        "page",
+        "text",
+        "clock",
+        "brick",
+        "gravel",
+        "hubble_deep_field",
+    )
+)
+SPLITS = {"tune": TUNE, "validation": VALIDATION, "external": EXTERNAL}
 
 
 @dataclass(frozen=True)
@@ -71,8 +93,10 @@ class Case:
 
 @cache
 def references(file: str) -> tuple[tuple[str, np.ndarray], ...]:
-    """(variant, H×W×3 uint8 RGB) pairs of one reference file, shrunk to `MAX_SIDE`."""
-    rgb = load_rgb(CLEAN / file)
+    """(variant, H×W×3 uint8 RGB) pairs of one reference file (or `skimage:NAME`, a sample photo
+    of `skimage.data`), shrunk to `MAX_SIDE`."""
+    rgb = _skimage_photo(file.removeprefix("skimage:")) if file.startswith("skimage:") else None
+    rgb = load_rgb(CLEAN / file) if rgb is None else rgb
     h, w = rgb.shape[:2]
     s = MAX_SIDE / max(h, w)
     if s < 1:
@@ -82,6 +106,14 @@ def references(file: str) -> tuple[tuple[str, np.ndarray], ...]:
     if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
         return (("mono", gray), ("toned", sepia(g)))
     return (("colour", rgb), ("gray", gray))
+
+
+def _skimage_photo(name: str) -> np.ndarray:
+    """A sample photo of `skimage.data` as H×W×3 uint8 RGB (alpha dropped, gray repeated)."""
+    import skimage.data
+
+    img = np.asarray(getattr(skimage.data, name)())
+    return np.ascontiguousarray(np.dstack([img] * 3) if img.ndim == 2 else img[..., :3])
 
 
 def cases(split: str, presets: tuple[str, ...] | None = None) -> Iterator[Case]:

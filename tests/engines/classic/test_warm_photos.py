@@ -44,6 +44,10 @@ def _warm(scene: np.ndarray) -> np.ndarray:
     return np.clip(scene.astype(np.float32) * WARM, 0, 255).round().astype(np.uint8)
 
 
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
 def _blue_over_red(rgb: np.ndarray) -> float:
     means = rgb.reshape(-1, 3).astype(np.float64).mean(axis=0)
     return float(means[2] / means[0])
@@ -56,9 +60,10 @@ def test_fade_shrinks_every_channel_alike_so_levels_share_one_gain() -> None:
     assert np.ptp(gains) <= 0.02 * gains.min() + 1e-9
     assert gains[0] == pytest.approx(246.0 / 168.0)
     # A neutral photo's channels keep their own gains when they differ by reading noise only.
+    # (Within 1 %: its whites, 249 at most, stay where they are instead of going to 250.)
     lo_n, hi_n = np.array([88.0, 84.0, 65.0]), np.array([249.0, 246.0, 227.0])
     own = 246.0 / (hi_n - lo_n)
-    assert np.allclose(tone.channel_gains(lo_n, hi_n), own)
+    assert np.allclose(tone.channel_gains(lo_n, hi_n), own, rtol=0.01)
     # A dye that faded more lifts its black point more and shrinks its range more: that channel
     # is stretched back by what its lift explains (real print faded-boy-glasses: red).
     lo_d, hi_d = np.array([50.0, 35.0, 36.0]), np.array([240.0, 245.0, 254.0])
@@ -66,6 +71,27 @@ def test_fade_shrinks_every_channel_alike_so_levels_share_one_gain() -> None:
     common = 246.0 / 218.0
     assert gains[2] == pytest.approx(common)
     assert gains[0] == pytest.approx(common * (1 - 36 / 255) / (1 - 50 / 255))
+
+
+def test_a_fade_never_darkens_the_whites_so_a_lower_white_stays_where_it_is() -> None:
+    # The paper is at least as bright as the print's white: blacks lifted with whites at 190
+    # are a mid-key scene's whites, not a fade's. classic-10 stretched them to 250 (gain
+    # 246 / 110): skimage's brick wall, undamaged, came back at 20.0 dB (classic-11: 26.1).
+    gains = tone.channel_gains(np.array([80.0]), np.array([190.0]))
+    assert gains[0] == pytest.approx((190.0 - 4.0) / 110.0)
+    warm = tone.channel_gains(np.array([70.0, 60.0, 50.0]), np.array([200.0, 170.0, 140.0]))
+    assert warm[0] == pytest.approx((200.0 - 4.0) / 130.0)  # the widest channel keeps its white
+    # A white at or above the target still goes to the target.
+    assert tone.channel_gains(np.array([80.0]), np.array([252.0]))[0] == pytest.approx(246 / 172)
+
+
+def test_a_flat_mid_key_print_keeps_its_whites(scene: np.ndarray) -> None:
+    gray = cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    flat = np.clip(80 + gray * (190 - 80) / 255, 0, 255).round().astype(np.uint8)
+    out, report = restore_array(np.dstack([flat, flat, flat]))
+    assert report["steps"]["tone"]["applied"]
+    white_in, white_out = np.percentile(flat, 99.5), np.percentile(_luma(out), 99.5)
+    assert abs(white_out - white_in) <= 3, (white_in, white_out)  # classic-10: 250
 
 
 def test_a_faded_warm_photo_comes_back_warm(scene: np.ndarray) -> None:

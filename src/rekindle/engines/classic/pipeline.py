@@ -25,7 +25,7 @@ import numpy as np
 from rekindle.engines.classic import color, defects, denoise, noise, sharpen, tone
 from rekindle.engines.classic.options import Report, RestoreOptions
 
-MODEL = "classic-10"
+MODEL = "classic-11"
 _RESIDUAL_NOISE = 0.35  # noise left after matched NLM, as a fraction of the input sigma
 _GRAIN_MIN, _GRAIN_RATIO = 3.3, 2.3  # when film grain is trusted (see restore_array)
 

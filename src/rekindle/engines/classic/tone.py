@@ -100,7 +100,7 @@ def correct_levels(img: np.ndarray) -> tuple[np.ndarray, dict[str, object]]:
         full = (x - lo[c]) * gains[c] + _T_LO
         luts.append(np.clip(x + amount * (full - x), 0, 255).round().astype(np.uint8))
     if img.ndim == 2:
-        lut, record["midtone_gamma"] = _keep_median(img, luts[0])
+        lut, record["midtone_gamma"] = _keep_median(img, luts[0], int(hi[0]))
         return cv2.LUT(img, lut), record
     return cv2.merge(
         [cv2.LUT(ch, lut) for ch, lut in zip(cv2.split(img), luts, strict=True)]
@@ -112,7 +112,11 @@ def channel_gains(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
     lo, hi: float arrays of length C (black and white points, grey levels, as `channel_levels`
     gives). The fade model x' = (1 - f) x + f p shrinks all channels' ranges alike, so the common
-    gain is the one that brings the widest channel's range to `_T_HI - _T_LO`. A channel may be
+    gain is the one that brings the widest channel's black point to `_T_LO` and its range to
+    span up to the print's brightest white (any channel's), or to `_T_HI` when that is higher:
+    the paper p is at least as bright as that white, so a fade lifts the blacks and never darkens
+    it, and a white below `_T_HI` is the scene's (a flat or mid-key photo), not the fade's.
+    A channel may be
     stretched beyond it, up to its own full-range gain, by what its own fade explains: by
     `_CHANNEL_GAIN_TOL` (the reading's noise), or, when its black point is lifted more than the
     widest channel's (a dye that faded more: cyan dye loss lifts red), by (1 - f_w) / (1 - f_c)
@@ -126,35 +130,45 @@ def channel_gains(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """
     span = _T_HI - _T_LO
     own = np.minimum(_MAX_GAIN, span / np.maximum(hi - lo, 1.0))
-    common = min(_MAX_GAIN, span / max(float(np.max(hi - lo)), 1.0))
+    widest = int(np.argmax(hi - lo))
+    # The paper is at least as bright as the print's brightest white: a fade lifts the blacks
+    # toward it and never darkens that white, so a white below the target is the scene's and
+    # stays where it is (stretching it further is a contrast boost, not a fade undone).
+    white = min(_T_HI, float(np.max(hi)))
+    common = min(_MAX_GAIN, max(white - _T_LO, 1.0) / max(float(hi[widest] - lo[widest]), 1.0))
     # A dye that fades more than the others lifts its channel's black point more and shrinks its
     # range more: x'_c = (1 - f_c) x_c + f_c 255 gives f_c = lo_c / 255 and a range narrower than
     # the widest channel's w by (1 - f_c) / (1 - f_w), which that channel may be stretched back.
     fade = np.clip(lo / 255.0, 0.0, 0.95)
-    widest = int(np.argmax(hi - lo))
     extra = np.maximum(1.0 + _CHANNEL_GAIN_TOL, (1.0 - fade[widest]) / (1.0 - fade))
+    extra[widest] = 1.0
     return np.minimum(own, common * extra)
 
 
-def _keep_median(y: np.ndarray, lut: np.ndarray) -> tuple[np.ndarray, float]:
+def _keep_median(y: np.ndarray, lut: np.ndarray, white: int) -> tuple[np.ndarray, float]:
     """Compose a midtone gamma after the levels `lut` of a monochrome print when the stretch
     would lower its median luminance by more than (1 - `_MONO_KEEP_MEDIAN`).
 
     Resetting the black point of a sepia print whose darkest tones sit at grey level 50 maps its
     whole range down (the white point barely moves): scratch-couple-soldier's median fell from
     101 to 74 and its faces and background turned heavy. The gamma brings the median back to
-    90 % of the input's; black and white stay put, so the contrast gained is kept.
-    y: H×W uint8; lut: 256 uint8. Returns (the composed table, the gamma; 1.0 when unchanged).
+    90 % of the input's; black and the print's white stay put (the gamma works below the level
+    `lut` gives the white), so the contrast gained is kept and the white is not raised.
+    y: H×W uint8; lut: 256 uint8; white: the print's white point (grey level). Returns (the
+    composed table, the gamma; 1.0 when unchanged).
     """
     hist = np.bincount(y.ravel(), minlength=256)
     median = int(np.searchsorted(np.cumsum(hist), 0.5 * y.size))
     before, after = float(median), float(lut[median])
+    top = float(lut[white])
     target = _MONO_KEEP_MEDIAN * before
-    if after >= target or after < 8.0 or target >= 250.0:
+    if after >= target or after < 8.0 or target >= top:
         return lut, 1.0
-    gamma = float(np.log(target / 255.0) / np.log(after / 255.0))
-    x = lut.astype(np.float64) / 255.0
-    return np.clip(255.0 * x**gamma, 0, 255).round().astype(np.uint8), round(gamma, 3)
+    gamma = float(np.log(target / top) / np.log(after / top))
+    x = lut.astype(np.float64)
+    below = x < top
+    x[below] = top * (x[below] / top) ** gamma
+    return np.clip(x, 0, 255).round().astype(np.uint8), round(gamma, 3)
 
 
 def _to_linear(v: np.ndarray) -> np.ndarray:
