@@ -13,7 +13,9 @@ one's is narrow by the scene's own colour (a warm photo has no bright blue), not
 stretching it to full range, as auto levels does, turned warm photos blue (benchmarks/quality,
 tune split: mcmaster-09 faded 16.1 dB). The exception is a channel whose black point is lifted
 more than the widest one's: its dye faded more, and it is stretched back by what that lift
-explains (`channel_gains`).
+explains (`channel_gains`). And a fade never darkens the white (the paper is at least as bright
+as the print's white), so a white below the target is the scene's and stays where it is: a
+flat-lit or mid-key photo is not given contrast it never had.
 """
 
 from __future__ import annotations
@@ -73,8 +75,9 @@ def correct_levels(img: np.ndarray) -> tuple[np.ndarray, dict[str, object]]:
     """Reset the black and white points when the photo is faded, blended by how faded.
 
     img: H×W×3 (RGB) or H×W (luminance) uint8. Each channel's black point (0.5 % quantile) goes
-    to `_T_LO`; the widest channel's range goes to `_T_HI - _T_LO`, and every channel is scaled
-    by that same gain unless its own fade explains more (`channel_gains`), so the scene's own
+    to `_T_LO`; the widest channel's range is stretched up to the print's brightest white, or to
+    `_T_HI` when that is higher (a fade never darkens the white), and every channel is scaled by
+    that same gain unless its own fade explains more (`channel_gains`), so the scene's own
     colour balance in the highlights is kept (see the module docstring). Returns the corrected
     image (same shape, uint8) and a record: black/white points found, fade amount 0..1, the
     gains used, whether cast correction ran, and for luminance (a monochrome print) the midtone
@@ -115,14 +118,13 @@ def channel_gains(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     gain is the one that brings the widest channel's black point to `_T_LO` and its range to
     span up to the print's brightest white (any channel's), or to `_T_HI` when that is higher:
     the paper p is at least as bright as that white, so a fade lifts the blacks and never darkens
-    it, and a white below `_T_HI` is the scene's (a flat or mid-key photo), not the fade's.
-    A channel may be
-    stretched beyond it, up to its own full-range gain, by what its own fade explains: by
-    `_CHANNEL_GAIN_TOL` (the reading's noise), or, when its black point is lifted more than the
-    widest channel's (a dye that faded more: cyan dye loss lifts red), by (1 - f_w) / (1 - f_c)
-    with f = black point / 255. A channel that is narrow with an unlifted black point is narrow
-    by the scene's colour and keeps the common gain. Every gain is capped at `_MAX_GAIN`.
-    Returns a float64 array of length C.
+    it, and a white below `_T_HI` is the scene's (a flat or mid-key photo), not the fade's. The
+    widest channel takes exactly that gain. Another channel may be stretched beyond it, up to its
+    own full-range gain, by what its own fade explains: by `_CHANNEL_GAIN_TOL` (the reading's
+    noise), or, when its black point is lifted more than the widest channel's (a dye that faded
+    more: cyan dye loss lifts red), by (1 - f_w) / (1 - f_c) with f = black point / 255. A
+    channel that is narrow with an unlifted black point is narrow by the scene's colour and keeps
+    the common gain. Every gain is capped at `_MAX_GAIN`. Returns a float64 array of length C.
 
     Tune split: mcmaster-09 faded 16.1 -> 41.9 dB; the dye term adds 0.08 dB to faded and 0.10
     to aged (set5-head, mcmaster-01) and brings the red of the real print faded-boy-glasses
