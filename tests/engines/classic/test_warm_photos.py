@@ -94,6 +94,16 @@ def test_a_flat_mid_key_print_keeps_its_whites(scene: np.ndarray) -> None:
     assert abs(white_out - white_in) <= 3, (white_in, white_out)  # classic-10: 250
 
 
+def test_an_undamaged_flat_photo_from_outside_the_benchmark_is_not_given_contrast() -> None:
+    # skimage's brick wall (shipped in its wheel; blacks near 78, whites near 193): a flat scene,
+    # not a faded print. classic-10 stretched it to full range: 19.96 dB against itself.
+    data = pytest.importorskip("skimage.data")
+    gray = cv2.resize(data.brick(), (384, 384), interpolation=cv2.INTER_AREA)
+    out, report = restore_array(np.dstack([gray, gray, gray]))
+    assert _psnr(_luma(out), gray) > 24.0, report["steps"]["tone"]
+    assert np.percentile(_luma(out), 99.5) <= np.percentile(gray, 99.5) + 3
+
+
 def test_a_faded_warm_photo_comes_back_warm(scene: np.ndarray) -> None:
     warm = _warm(scene)
     faded = _fade(warm)
