@@ -95,8 +95,10 @@ class Case:
 def references(file: str) -> tuple[tuple[str, np.ndarray], ...]:
     """(variant, H×W×3 uint8 RGB) pairs of one reference file (or `skimage:NAME`, a sample photo
     of `skimage.data`), shrunk to `MAX_SIDE`."""
-    rgb = _skimage_photo(file.removeprefix("skimage:")) if file.startswith("skimage:") else None
-    rgb = load_rgb(CLEAN / file) if rgb is None else rgb
+    if file.startswith("skimage:"):
+        rgb = _skimage_photo(file.removeprefix("skimage:"))
+    else:
+        rgb = load_rgb(CLEAN / file)
     h, w = rgb.shape[:2]
     s = MAX_SIDE / max(h, w)
     if s < 1:
