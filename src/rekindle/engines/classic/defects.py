@@ -26,7 +26,7 @@ import math
 import cv2
 import numpy as np
 
-from rekindle.engines.classic import faces
+from rekindle.engines.classic import faces, tone
 
 _WORK_PIXELS = 2_000_000
 _SE = 7  # opening element (px at work scale): defects up to ~5 px wide
@@ -48,7 +48,7 @@ _AREA, _AREA_EXCESS = 7, 40.0  # px, grey levels: a defect stands out of its who
 # level (1st / 5th / 50th percentile), the picture lines taken for scratches on clean photos
 # 0.69-0.86; 0.70, 0.75, 0.78 and 0.82 tried: 0.78 gained most on clean photos with nothing lost
 # on a damaged preset, 0.82 lost 0.07 dB on scratched.
-_PAPER_QUANTILE, _CORE_SHARE, _PAPER_SHARE = 0.995, 0.3, 0.78
+_CORE_SHARE, _PAPER_SHARE = 0.3, 0.78
 _DARK_LO, _DARK_HI = 30.0, 80.0
 _LO_ABS, _HI_ABS = 30.0, 80.0  # classic-1 detector, grey levels
 _ENVELOPE_MIN = 3.0
@@ -362,10 +362,9 @@ def _stands_out(mask: np.ndarray, y: np.ndarray, paper: float | None = None) -> 
 
 
 def _paper_level(y: np.ndarray) -> float:
-    """The paper's grey level on a print: the 99.5th percentile of `y` (H×W uint8), read from its
-    cumulative histogram; at least 1."""
-    cdf = np.cumsum(np.bincount(y.ravel(), minlength=256))
-    return max(float(np.searchsorted(cdf, _PAPER_QUANTILE * cdf[-1])), 1.0)
+    """The paper's grey level on a print (H×W uint8 `y`): its white point, as the levels step
+    reads it (`tone.channel_levels`, the 99.5th percentile); at least 1."""
+    return max(float(tone.channel_levels(y)[1][0]), 1.0)
 
 
 def _cap_area(mask: np.ndarray, y: np.ndarray) -> np.ndarray:
