@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import skimage.data
 
 from rekindle.engines.classic import RestoreOptions, noise, restore_array
 
@@ -62,8 +63,7 @@ def test_a_clean_page_of_text_is_not_taken_for_grain() -> None:
     # strokes fill the 64-px blocks of the half-scale reading (8.3 grey levels), which passed
     # for film grain: classic-11 denoised it with NLM at h = 8.3 and it came back at 38.9 dB
     # against itself. Its margins and line gaps read clean (1.5), so it is left alone.
-    data = pytest.importorskip("skimage.data")
-    page = data.page()
+    page = skimage.data.page()
     out, report = restore_array(cv2.merge([page, page, page]))
     assert not report["steps"]["denoise"]["ran"], report["steps"]["analysis"]
     assert np.array_equal(out[..., 0], page)
@@ -71,8 +71,7 @@ def test_a_clean_page_of_text_is_not_taken_for_grain() -> None:
 
 def test_grain_on_a_page_of_text_is_still_removed() -> None:
     # The same page with grain of sigma 8 in 2-px clumps: its flat areas show the grain.
-    data = pytest.importorskip("skimage.data")
-    page = data.page()
+    page = skimage.data.page()
     grainy = np.clip(page + _grain(page.shape, 8.0, 0.9, 11), 0, 255).round().astype(np.uint8)
     out, report = restore_array(cv2.merge([grainy, grainy, grainy]))
     assert report["steps"]["denoise"]["ran"], report["steps"]["analysis"]

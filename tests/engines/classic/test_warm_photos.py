@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import skimage.data
 
 from rekindle.engines.classic import restore_array, tone
 from tests.support.services import shared_photo
@@ -97,8 +98,7 @@ def test_a_flat_mid_key_print_keeps_its_whites(scene: np.ndarray) -> None:
 def test_an_undamaged_flat_photo_from_outside_the_benchmark_is_not_given_contrast() -> None:
     # skimage's brick wall (shipped in its wheel; blacks near 78, whites near 193): a flat scene,
     # not a faded print. classic-10 stretched it to full range: 19.96 dB against itself.
-    data = pytest.importorskip("skimage.data")
-    gray = cv2.resize(data.brick(), (384, 384), interpolation=cv2.INTER_AREA)
+    gray = cv2.resize(skimage.data.brick(), (384, 384), interpolation=cv2.INTER_AREA)
     out, report = restore_array(np.dstack([gray, gray, gray]))
     assert _psnr(_luma(out), gray) > 24.0, report["steps"]["tone"]
     assert np.percentile(_luma(out), 99.5) <= np.percentile(gray, 99.5) + 3

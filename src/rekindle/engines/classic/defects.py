@@ -125,7 +125,7 @@ def detect_defects(
     mask |= _drop_repeated_specks(dark, cv2.morphologyEx(base, cv2.MORPH_BLACKHAT, se))
     del dark
     wide = None
-    hair = hairline_cracks(base, s) if chroma is None and use_faces else None
+    hair = hairline_cracks(base, s, paper) if paper is not None and use_faces else None
     # Faces only matter where there is a candidate to keep or protect: the Haar search is most of
     # the time on a photo of 1 MP or less, so it is skipped when nothing was found.
     found = mask.any() or (hair is not None and hair.any())
@@ -404,10 +404,11 @@ def inpaint(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def hairline_cracks(y: np.ndarray, sigma: float) -> np.ndarray:
+def hairline_cracks(y: np.ndarray, sigma: float, paper: float | None = None) -> np.ndarray:
     """Hairline cracks of a monochrome print: thin (1-2 px), long, brighter than both sides.
 
-    y: H×W uint8 luminance; sigma: noise left in it (grey levels). Returns an H×W uint8 mask
+    y: H×W uint8 luminance; sigma: noise left in it (grey levels); paper: the print's paper level
+    (grey level, `_paper_level` of `y`) when the caller has read it. Returns an H×W uint8 mask
     (255 = crack), not dilated. A pixel is a candidate when, for some orientation, it is brighter
     than both sides 2 px away by clearly more than (a) the contrast of its background (the
     5-px opening, which has no cracks left in it, so a line on skin or cloth counts and the same
@@ -432,7 +433,7 @@ def hairline_cracks(y: np.ndarray, sigma: float) -> np.ndarray:
     sd = cv2.sqrt(np.maximum(cv2.blur(of * of, win) - mean * mean, 0))
     del of, mean
     score = excess / (sd + max(_FLOOR, _FLOOR_PER_SIGMA * sigma))
-    paper = _paper_level(y)
+    paper = _paper_level(y) if paper is None else paper
     cover = excess / np.maximum(paper - background, _HL_COV_FLOOR)
     del excess, background, sd
     weak = (score > _HL_LO) & (cover > _HL_COV_LO)

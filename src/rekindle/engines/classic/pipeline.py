@@ -27,11 +27,6 @@ from rekindle.engines.classic.options import Report, RestoreOptions
 
 MODEL = "classic-12"
 _RESIDUAL_NOISE = 0.35  # noise left after matched NLM, as a fraction of the input sigma
-_GRAIN_MIN, _GRAIN_RATIO = 3.3, 2.3  # when film grain is trusted (see restore_array)
-# ... and only when the print's flat areas confirm it: their grain reading is at least this share
-# of the half-scale one (tune split: grainy prints read 1.07-1.97 times it; chosen at half the
-# lowest of those, as tune has nothing below it)
-_GRAIN_FLAT = 0.5
 
 
 def restore_array(
@@ -65,21 +60,7 @@ def restore_array(
             rgb = lifted
             y, cr, cb = color.split_ycrcb(rgb)
     is_mono, neutral, cr_lut, cb_lut = color.monochrome_tint(rgb)
-    sigma = noise.estimate_noise_sigma(y)
-    if is_mono:
-        # Film grain is coarser than a pixel and hides from the finest wavelet band: grain is
-        # present when the half-scale reading is clearly above the full-scale one (tune split:
-        # grainy prints read 2.4-4.2 times more at half scale, clean photos at most 2.2 with
-        # the half-scale reading above 3.3 only on texture); its amount is then measured at its
-        # own scale (the half-scale reading is about 0.6 of it on the tune prints). Grain covers
-        # the whole print, flat areas included, so they must show it too: a page of text or any
-        # fine detail with no noise at pixel scale reads high at half scale (its strokes fill
-        # the 64-px blocks of that reading) while its margins and line gaps read clean.
-        half = noise.estimate_half_scale_sigma(y)
-        if half >= _GRAIN_MIN and half >= _GRAIN_RATIO * sigma:
-            grain = noise.estimate_grain_sigma(y)
-            if grain >= _GRAIN_FLAT * half:
-                sigma = max(half, grain)
+    sigma = noise.estimate_print_sigma(y) if is_mono else noise.estimate_noise_sigma(y)
     sigma_c = (
         0.0 if is_mono else max(noise.estimate_noise_sigma(cr), noise.estimate_noise_sigma(cb))
     )
